@@ -1,0 +1,1 @@
+"""Everything about agents, in sub-packages by concern (see the design notes' layout)."""

@@ -1,0 +1,1 @@
+"""The agent builder in the Django admin."""

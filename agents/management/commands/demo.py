@@ -1,0 +1,23 @@
+"""Load the demo once: departments, users (passwords printed once), and each app's demo content."""
+
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from tenants.demo import demo_departments_load, demo_loaded
+
+
+class Command(BaseCommand):
+    help = "Load the demo (a district with two bureaus, one user per role) unless it is loaded already."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", help="Give every demo account this password (default: random, printed once).")
+
+    def handle(self, *args, password=None, **options):
+        if demo_loaded():
+            self.stdout.write(_("演示数据已存在，沿用现有数据（密码仅在首次创建时显示）。"))
+            return
+        accounts = demo_departments_load(password=password)
+        self.stdout.write(self.style.SUCCESS(_("已创建演示数据。以下账号密码只显示这一次，请妥善保存：")))
+        width = max(len(a.username) for a in accounts)
+        for account in accounts:
+            self.stdout.write(f"  {account.username.ljust(width)}  {account.password}  {account.role} · {account.department}")

@@ -1,0 +1,1 @@
+"""Departments, memberships and roles, the one scoping API, and the audit log."""

@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
+
+
+class TenantsConfig(AppConfig):
+    default = True
+    name = "tenants"
+    verbose_name = _("部门与权限")
+
+    def connect_audit(self) -> None:
+        from . import audit
+
+        audit.connect_signals()
+
+    def ready(self) -> None:
+        self.connect_audit()
+
+
+class ShuzhiAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, with the site that lets department admins in."""
+
+    default = False
+
+    default_site = "tenants.admin.site.ShuzhiAdminSite"

@@ -1,0 +1,182 @@
+"""Users, the department tree, memberships and the audit log."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
+
+from .roles import Action, Role
+from .scoping import ALL, ScopedQuerySet, department_ids
+
+
+class UserQuerySet(models.QuerySet):
+    """Users are not owned by one department; a caller sees the members of its departments."""
+
+    def restrict(self, principal, action: str = Action.MANAGE) -> UserQuerySet:
+        ids = department_ids(principal, action)
+        if ids is ALL:
+            return self
+        return self.filter(pk__in=Membership.objects.filter(department__in=ids).values("user"))
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    """A person. Platform admins are superusers; everyone else acts through memberships."""
+
+    display_name = models.CharField(_("姓名"), max_length=100, blank=True)
+
+    objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+        swappable = "AUTH_USER_MODEL"
+
+    def __str__(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+
+class DepartmentQuerySet(ScopedQuerySet):
+    scope_field = "pk"
+
+    def subtree_of(self, departments) -> DepartmentQuerySet:
+        """The given departments and every department below them."""
+        paths = [d.path for d in departments]
+        if not paths:
+            return self.none()
+        query = models.Q()
+        for path in paths:
+            query |= models.Q(path__startswith=path)
+        return self.filter(query)
+
+
+class Department(models.Model):
+    """A government department (a district, a bureau, an office) in a tree.
+
+    ``path`` holds the ids from the root down ("/1/4/9/"), so a subtree is one prefix query.
+    """
+
+    name = models.CharField(_("名称"), max_length=100)
+    code = models.SlugField(_("编码"), max_length=50, unique=True, help_text=_("英文字母、数字或连字符，全平台唯一。"))
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    objects = DepartmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("部门")
+        verbose_name_plural = _("部门")
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        return max(self.path.count("/") - 2, 0)
+
+    def clean(self) -> None:
+        if self.parent_id and self.pk:
+            if self.parent_id == self.pk or (self.parent.path or "").startswith(self.path or "\0"):
+                raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            old_path = self.path
+            if self.pk is None:
+                super().save(*args, **kwargs)
+                kwargs.pop("force_insert", None)
+            new_path = f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
+            self.path = new_path
+            super().save(*args, **{**kwargs, "force_insert": False})
+            if old_path and old_path != new_path:
+                # Moving a department moves everything below it.
+                for child in Department.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
+                    Department.objects.filter(pk=child.pk).update(path=new_path + child.path[len(old_path) :])
+
+
+class MembershipQuerySet(ScopedQuerySet):
+    scope_field = "department"
+
+
+class Membership(models.Model):
+    """A user's role in a department. A user may hold several roles and belong to several departments."""
+
+    user = models.ForeignKey(User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="memberships")
+    department = models.ForeignKey(
+        Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("角色"), max_length=20, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(_("加入时间"), auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("成员与角色")
+        verbose_name_plural = _("成员与角色")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "department", "role"], name="membership_unique_role"),
+        ]
+        ordering = ["department__path", "user__username", "role"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.department} · {self.get_role_display()}"
+
+
+class AuditEntry(models.Model):
+    """One change to configuration: who, when, where, what, before and after.
+
+    Entries are append-only: the model refuses updates and deletes, and a database trigger
+    (migration 0002) refuses them for any other client too. Foreign keys carry no database
+    constraint so an entry outlives the user, department or object it names.
+    """
+
+    class Kind(models.TextChoices):
+        CREATE = "create", _("创建")
+        UPDATE = "update", _("修改")
+        DELETE = "delete", _("删除")
+
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        User, verbose_name=_("操作人"), null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    actor_name = models.CharField(_("操作人名称"), max_length=150, blank=True)
+    department = models.ForeignKey(
+        Department, verbose_name=_("部门"), null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    kind = models.CharField(_("操作"), max_length=10, choices=Kind.choices)
+    model = models.CharField(_("对象类型"), max_length=100)
+    object_id = models.CharField(_("对象编号"), max_length=64)
+    object_repr = models.CharField(_("对象"), max_length=200)
+    changes = models.JSONField(_("变更内容"), default=dict, help_text=_("字段名 → [修改前, 修改后]"))
+    request_id = models.CharField(_("请求编号"), max_length=64, blank=True)
+    via = models.CharField(_("来源"), max_length=20, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["department", "-at"]), models.Index(fields=["model", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.object_repr}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValidationError(_("审计日志不可修改。"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(_("审计日志不可删除。"))

@@ -1,0 +1,68 @@
+"""Reads about users, departments and roles."""
+
+from __future__ import annotations
+
+from .models import Department, Membership
+from .roles import Action, Role
+from .scoping import ALL, department_ids
+
+
+def user_roles(*, user) -> set[str]:
+    """The roles a user holds in any active department."""
+    if not user.is_authenticated:
+        return set()
+    cache = user.__dict__.get("_roles_cache")
+    if cache is None:
+        cache = set(
+            Membership.objects.filter(user=user, department__is_active=True).values_list("role", flat=True)
+        )
+        user.__dict__["_roles_cache"] = cache
+    return cache
+
+
+def departments_for(*, user, action: str) -> list[Department]:
+    """The departments where the user may perform ``action``, in tree order."""
+    ids = department_ids(user, action)
+    queryset = Department.objects.filter(is_active=True)
+    if ids is not ALL:
+        queryset = queryset.filter(pk__in=ids)
+    return list(queryset.order_by("path"))
+
+
+def sections_for(*, user) -> list[dict]:
+    """The parts of the platform a user can open, in the order they matter to them."""
+    roles = user_roles(user=user)
+    sections = []
+    if user.is_superuser or roles:
+        sections.append({"key": "workspace", "url_name": "chat:workspace"})
+    if user.is_superuser or Role.REVIEWER in roles:
+        sections.append({"key": "review", "url_name": "chat:review"})
+    if user.is_superuser or roles & {Role.LEADER, Role.ADMIN}:
+        sections.append({"key": "reports", "url_name": "reports:home"})
+    if user.is_superuser or Role.ADMIN in roles:
+        sections.append({"key": "admin", "url_name": "admin:index"})
+    return sections
+
+
+def home_url_name(*, user) -> str:
+    """Where a user lands after logging in: their main role's own page."""
+    roles = user_roles(user=user)
+    if user.is_superuser or roles == {Role.ADMIN}:
+        return "admin:index"
+    if Role.STAFF in roles:
+        return "chat:workspace"
+    if Role.REVIEWER in roles:
+        return "chat:review"
+    if Role.LEADER in roles:
+        return "reports:home"
+    if Role.ADMIN in roles:
+        return "admin:index"
+    return "no_role"
+
+
+def may(*, user, action: str) -> bool:
+    ids = department_ids(user, action)
+    return ids is ALL or bool(ids)
+
+
+__all__ = ["Action", "departments_for", "home_url_name", "may", "sections_for", "user_roles"]
