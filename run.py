@@ -62,7 +62,8 @@ class Supervisor:
         self.stopping = False
 
     def spawn(self, *cmd: str) -> None:
-        self.children.append(subprocess.Popen(list(cmd), cwd=ROOT))
+        # Own session: Ctrl-C reaches only this supervisor, which then stops the children in order.
+        self.children.append(subprocess.Popen(list(cmd), cwd=ROOT, start_new_session=True))
 
     def stop(self, *_args) -> None:
         if self.stopping:
@@ -83,7 +84,7 @@ class Supervisor:
         while not self.stopping:
             for child in self.children:
                 if child.poll() is not None:
-                    say(f"{Path(child.args[2] if len(child.args) > 2 else child.args[0]).name} exited ({child.returncode}); stopping")
+                    say(f"{' '.join(child.args[1:3])} exited ({child.returncode}); stopping")
                     self.stop()
                     return 1
             time.sleep(0.5)
@@ -104,9 +105,10 @@ def serve() -> int:
         "--lifespan", "off", "--no-access-log",
     )
     supervisor.spawn(
-        str(bin_dir / "celery"), "-A", "config", "worker", "--beat", "--loglevel", "INFO",
+        str(bin_dir / "celery"), "-A", "config", "worker", "--loglevel", "INFO",
         "--concurrency", os.environ.get("SHUZHI_WORKERS", "2"), "--without-mingle", "--without-gossip",
     )
+    supervisor.spawn(str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO")
     say(f"serving at http://{host}:{port}/ with a Celery worker — Ctrl-C stops everything")
     return supervisor.wait()
 

@@ -172,11 +172,13 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    os.makedirs(STATIC_ROOT, exist_ok=True)
 
 # --- Background work ------------------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or "filesystem://"
-if CELERY_BROKER_URL == "filesystem://":
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or "filesystem://localhost//"
+if CELERY_BROKER_URL.startswith("filesystem://"):
     # A broker that needs nothing installed: message files in var/broker, shared by the web
     # processes and the worker started by the run command.
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)

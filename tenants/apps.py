@@ -22,4 +22,4 @@ class ShuzhiAdminConfig(admin_apps.AdminConfig):
 
     default = False
 
-    default_site = "tenants.admin.site.ShuzhiAdminSite"
+    default_site = "tenants.admin_site.ShuzhiAdminSite"

@@ -6,8 +6,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from ..roles import Action
-from ..scoping import has_role_anywhere
+from .roles import Action
+from .scoping import has_role_anywhere
 
 
 def may_enter_admin(user) -> bool:
