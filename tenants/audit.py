@@ -9,6 +9,7 @@ which are traced on their own) by setting ``audit_log = False`` on its class.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import contextvars
 import json
 import uuid
@@ -71,7 +72,8 @@ def snapshot(obj) -> dict:
             continue
         value = field.value_from_object(obj)
         if _is_secret(field):
-            value = SECRET_MARK if value else ""
+            # Masked, but with a short digest so that a change of secret still shows as a change.
+            value = f"{SECRET_MARK}{hashlib.sha256(str(value).encode()).hexdigest()[:6]}" if value else ""
         values[field.name] = value
     return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
 

@@ -1,0 +1,115 @@
+"""Every configuration change is recorded with who, when, where and before/after values."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+from django.urls import reverse
+
+from tenants.models import AuditEntry, Membership
+from tenants.roles import Role
+from tests.factories import make_user
+
+
+def entries_for(obj):
+    return AuditEntry.objects.filter(model=obj._meta.label, object_id=str(obj.pk)).order_by("id")
+
+
+def test_admin_create_update_delete_are_audited_with_before_and_after(login, tenant_a, tenant_b):
+    client = login(tenant_a.admin)
+    newcomer = make_user("newcomer")
+    Membership.objects.create(user=newcomer, department=tenant_a.department, role=Role.STAFF)
+
+    response = client.post(
+        reverse("admin:tenants_membership_add"),
+        {"user": newcomer.pk, "department": tenant_a.department.pk, "role": Role.REVIEWER},
+        HTTP_X_REQUEST_ID="req-create-000001",
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(user=newcomer, role=Role.REVIEWER)
+    created = entries_for(membership).get()
+    assert created.kind == "create"
+    assert created.actor == tenant_a.admin and created.actor_name == tenant_a.admin.username
+    assert created.department == tenant_a.department
+    assert created.changes["role"] == [None, "reviewer"]
+    assert created.request_id == "req-create-000001" == response["X-Request-ID"]
+    assert created.via == "admin"
+
+    client.post(
+        reverse("admin:tenants_membership_change", args=[membership.pk]),
+        {"user": newcomer.pk, "department": tenant_a.department.pk, "role": Role.LEADER},
+    )
+    updated = entries_for(membership).filter(kind="update").get()
+    assert updated.changes == {"role": ["reviewer", "leader"]}
+
+    client.post(reverse("admin:tenants_membership_delete", args=[membership.pk]), {"post": "yes"})
+    deleted = entries_for(membership).filter(kind="delete").get()
+    assert deleted.changes["role"] == ["leader", None]
+    assert deleted.object_repr.startswith("newcomer")
+
+
+def test_saving_without_changes_writes_no_entry(tenant_a, tenant_b):
+    membership = Membership.objects.filter(department=tenant_a.department).first()
+    count = AuditEntry.objects.count()
+    membership.save()
+    assert AuditEntry.objects.count() == count
+
+
+def test_password_values_never_reach_the_log(tenant_a, tenant_b):
+    user = tenant_a.staff
+    user.set_password("Another-Secret-99")
+    user.save()
+    entry = entries_for(user).filter(kind="update").get()
+    before, after = entry.changes["password"]
+    assert before != after and before.startswith("••••••") and after.startswith("••••••")
+    assert "Another-Secret-99" not in str(entry.changes)
+    assert "md5$" not in str(entry.changes) and "pbkdf2" not in str(entry.changes)
+
+
+def test_entries_cannot_be_changed_or_deleted_by_the_application(tenant_a, tenant_b):
+    entry = AuditEntry.objects.filter(department=tenant_a.department).first()
+    entry.object_repr = "tampered"
+    with pytest.raises(ValidationError):
+        entry.save()
+    with pytest.raises(ValidationError):
+        entry.delete()
+
+
+@pytest.mark.parametrize("sql", ["UPDATE tenants_auditentry SET object_repr = 'x'", "DELETE FROM tenants_auditentry"])
+def test_entries_cannot_be_changed_or_deleted_even_in_sql(tenant_a, tenant_b, sql):
+    assert AuditEntry.objects.exists()
+    with pytest.raises(DatabaseError, match="audit log entries cannot be changed or deleted"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def test_department_admins_see_their_departments_entries_and_platform_admins_all(login, tenant_a, tenant_b, platform_admin):
+    mine = login(tenant_a.admin).get(reverse("admin:tenants_auditentry_changelist")).context["cl"]
+    departments = {e.department_id for e in mine.queryset}
+    assert departments == {tenant_a.department.pk}
+    everything = login(platform_admin).get(reverse("admin:tenants_auditentry_changelist")).context["cl"]
+    assert {tenant_a.department.pk, tenant_b.department.pk} <= {e.department_id for e in everything.queryset}
+
+
+def test_not_even_a_platform_admin_can_edit_the_log_in_the_admin(login, tenant_a, tenant_b, platform_admin):
+    client = login(platform_admin)
+    entry = AuditEntry.objects.first()
+    assert client.get(reverse("admin:tenants_auditentry_add")).status_code == 403
+    assert client.post(reverse("admin:tenants_auditentry_change", args=[entry.pk]), {"object_repr": "x"}).status_code == 403
+    assert client.post(reverse("admin:tenants_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert AuditEntry.objects.get(pk=entry.pk).object_repr == entry.object_repr
+
+
+def test_entries_outlive_the_objects_people_and_departments_they_name(login, tenant_a, tenant_b):
+    client = login(tenant_a.admin)
+    client.post(
+        reverse("admin:tenants_membership_add"),
+        {"user": tenant_a.staff.pk, "department": tenant_a.department.pk, "role": Role.REVIEWER},
+    )
+    membership = Membership.objects.get(user=tenant_a.staff, role=Role.REVIEWER)
+    pk = membership.pk
+    membership.delete()
+    tenant_a.admin.delete()
+    entries = AuditEntry.objects.filter(model="tenants.Membership", object_id=str(pk))
+    assert {e.kind for e in entries} == {"create", "delete"}
+    assert entries.get(kind="create").actor_name == f"{tenant_a.department.code}-admin"
