@@ -32,7 +32,7 @@ def say(message: str) -> None:
 
 def ensure_venv() -> None:
     """Create .venv and install the declared dependencies when pyproject.toml changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (run.py may be started by an older python3)
         sys.exit("Shuzhi needs Python 3.11 or newer / 需要 Python 3.11 或更高版本。")
     if not VENV_PYTHON.exists():
         say("creating the virtual environment in .venv …")
@@ -101,12 +101,27 @@ def serve() -> int:
     signal.signal(signal.SIGTERM, supervisor.stop)
     bin_dir = Path(sys.executable).parent
     supervisor.spawn(
-        str(bin_dir / "uvicorn"), "config.asgi:application", "--host", host, "--port", port,
-        "--lifespan", "off", "--no-access-log",
+        str(bin_dir / "uvicorn"),
+        "config.asgi:application",
+        "--host",
+        host,
+        "--port",
+        port,
+        "--lifespan",
+        "off",
+        "--no-access-log",
     )
     supervisor.spawn(
-        str(bin_dir / "celery"), "-A", "config", "worker", "--loglevel", "INFO",
-        "--concurrency", os.environ.get("SHUZHI_WORKERS", "2"), "--without-mingle", "--without-gossip",
+        str(bin_dir / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        os.environ.get("SHUZHI_WORKERS", "2"),
+        "--without-mingle",
+        "--without-gossip",
     )
     supervisor.spawn(str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO")
     say(f"serving at http://{host}:{port}/ with a Celery worker — Ctrl-C stops everything")

@@ -100,15 +100,13 @@ def stop() -> None:
     kwargs = {}
     if os.name == "posix" and os.geteuid() == 0:
         kwargs["user"] = "embedded_postgres"
-    subprocess.run(cmd, check=False, capture_output=True, **kwargs)  # noqa: S603
+    subprocess.run(cmd, check=False, capture_output=True, **kwargs)
 
 
 def _ensure_database() -> None:
     import psycopg
 
-    with psycopg.connect(
-        host=str(socket_dir()), user=DATABASE_USER, dbname="postgres", autocommit=True
-    ) as conn:
+    with psycopg.connect(host=str(socket_dir()), user=DATABASE_USER, dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')

@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Value
+from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext_lazy as _
 
 from .roles import Action, Role
@@ -81,15 +83,6 @@ class Department(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def depth(self) -> int:
-        return max(self.path.count("/") - 2, 0)
-
-    def clean(self) -> None:
-        if self.parent_id and self.pk:
-            if self.parent_id == self.pk or (self.parent.path or "").startswith(self.path or "\0"):
-                raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
-
     def save(self, *args, **kwargs) -> None:
         with transaction.atomic():
             old_path = self.path
@@ -101,8 +94,22 @@ class Department(models.Model):
             super().save(*args, **{**kwargs, "force_insert": False})
             if old_path and old_path != new_path:
                 # Moving a department moves everything below it.
-                for child in Department.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
-                    Department.objects.filter(pk=child.pk).update(path=new_path + child.path[len(old_path) :])
+                Department.objects.filter(path__startswith=old_path).exclude(pk=self.pk).update(
+                    path=Concat(Value(new_path), Substr("path", len(old_path) + 1))
+                )
+
+    def clean(self) -> None:
+        moving_under_itself = (
+            self.parent_id
+            and self.pk
+            and (self.parent_id == self.pk or (self.parent.path or "").startswith(self.path or "\0"))
+        )
+        if moving_under_itself:
+            raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
+
+    @property
+    def depth(self) -> int:
+        return max(self.path.count("/") - 2, 0)
 
 
 class MembershipQuerySet(ScopedQuerySet):
@@ -152,7 +159,12 @@ class AuditEntry(models.Model):
     )
     actor_name = models.CharField(_("操作人名称"), max_length=150, blank=True)
     department = models.ForeignKey(
-        Department, verbose_name=_("部门"), null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Department,
+        verbose_name=_("部门"),
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     kind = models.CharField(_("操作"), max_length=10, choices=Kind.choices)
     model = models.CharField(_("对象类型"), max_length=100)

@@ -44,9 +44,8 @@ def _user_department_ids(user, action: str) -> frozenset[int]:
     grants = ROLE_GRANTS.get(action, {})
     if not grants:
         return frozenset()
-    rows = (
-        Membership.objects.filter(user=user, role__in=list(grants), department__is_active=True)
-        .values_list("role", "department_id", "department__path")
+    rows = Membership.objects.filter(user=user, role__in=list(grants), department__is_active=True).values_list(
+        "role", "department_id", "department__path"
     )
     ids: set[int] = set()
     subtree_paths: list[str] = []

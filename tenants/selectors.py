@@ -13,9 +13,7 @@ def user_roles(*, user) -> set[str]:
         return set()
     cache = user.__dict__.get("_roles_cache")
     if cache is None:
-        cache = set(
-            Membership.objects.filter(user=user, department__is_active=True).values_list("role", flat=True)
-        )
+        cache = set(Membership.objects.filter(user=user, department__is_active=True).values_list("role", flat=True))
         user.__dict__["_roles_cache"] = cache
     return cache
 

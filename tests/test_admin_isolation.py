@@ -76,7 +76,7 @@ def test_open_own_object_but_other_departments_answers_404(spec, objects, tenant
 
 @all_specs
 def test_change_or_delete_other_departments_object_answers_404(spec, objects, tenant_a, login):
-    own, other = objects(spec)
+    _own, other = objects(spec)
     client = login(tenant_a.admin)
     before = spec.model._base_manager.get(pk=other.pk)
     assert client.post(url(spec.model, "change", other.pk), spec.form_data(tenant_a, other)).status_code == 404
@@ -89,7 +89,7 @@ def test_change_or_delete_other_departments_object_answers_404(spec, objects, te
 
 @all_specs
 def test_bulk_delete_action_cannot_reach_other_departments_objects(spec, objects, tenant_a, login):
-    own, other = objects(spec)
+    _own, other = objects(spec)
     client = login(tenant_a.admin)
     client.post(
         url(spec.model, "changelist"),

@@ -191,8 +191,18 @@ class AuditEntryAdmin(DepartmentScopedAdmin):
     list_filter = ["kind", "model", "department", "at"]
     search_fields = ["object_repr", "actor_name", "request_id", "object_id"]
     date_hierarchy = "at"
-    fields = ["at", "actor_name", "department", "kind", "model", "object_id", "object_repr", "changes",
-              "request_id", "via"]
+    fields = [
+        "at",
+        "actor_name",
+        "department",
+        "kind",
+        "model",
+        "object_id",
+        "object_repr",
+        "changes",
+        "request_id",
+        "via",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, *args):

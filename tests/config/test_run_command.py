@@ -45,8 +45,9 @@ def start(var_dir: Path, port: int) -> tuple[subprocess.Popen, Path]:
     log = var_dir.parent / f"run-{time.monotonic_ns()}.log"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     env.update(SHUZHI_VAR_DIR=str(var_dir), SHUZHI_PORT=str(port), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
     return proc, log
 
 

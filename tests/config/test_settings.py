@@ -21,7 +21,11 @@ def run_manage(*args, env=None, timeout=120):
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -38,7 +42,10 @@ def test_platform_is_the_standard_library_module():
 
 def test_production_settings_pass_check_deploy_with_zero_warnings():
     result = run_manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         env={
             "SHUZHI_PRODUCTION": "1",
             "DJANGO_SECRET_KEY": "k7#Qz!p2Vw9@Lr4^Tn8&Yb3*Hx6(Mc1)Fd5-Gs0+Jh2=Ke7?Ua9%Wo4$Pi3~",
@@ -90,10 +97,11 @@ def test_the_message_follows_the_operators_language():
 
 
 def test_run_command_fails_the_same_way():
-    env = {k: v for k, v in os.environ.items()}
+    env = dict(os.environ)
     env["DATABASE_URL"] = "postgresql://shuzhi:pw@127.0.0.1:9/shuzhi"
-    result = subprocess.run([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     one_clear_sentence(result)
 
 

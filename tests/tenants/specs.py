@@ -20,8 +20,12 @@ class DepartmentSpec(AdminSpec):
         return tenant.department
 
     def form_data(self, tenant, obj=None):
-        return {"name": f"改名{next(_n)}", "code": f"renamed-{next(_n)}", "parent": tenant.department.pk,
-                "is_active": "on"}
+        return {
+            "name": f"改名{next(_n)}",
+            "code": f"renamed-{next(_n)}",
+            "parent": tenant.department.pk,
+            "is_active": "on",
+        }
 
     def label(self, obj):
         return obj.name
@@ -36,8 +40,11 @@ class MembershipSpec(AdminSpec):
         return Membership.objects.create(user=user, department=tenant.department, role=Role.STAFF)
 
     def form_data(self, tenant, obj=None):
-        return {"user": (obj.user if obj else tenant.staff).pk, "department": tenant.department.pk,
-                "role": Role.REVIEWER}
+        return {
+            "user": (obj.user if obj else tenant.staff).pk,
+            "department": tenant.department.pk,
+            "role": Role.REVIEWER,
+        }
 
     def label(self, obj):
         return obj.user.username
@@ -51,8 +58,12 @@ class AuditEntrySpec(AdminSpec):
 
     def create(self, tenant):
         return AuditEntry.objects.create(
-            department=tenant.department, kind="update", model="tenants.Membership", object_id="1",
-            object_repr=f"审计对象{next(_n)}", changes={"role": ["staff", "admin"]},
+            department=tenant.department,
+            kind="update",
+            model="tenants.Membership",
+            object_id="1",
+            object_repr=f"审计对象{next(_n)}",
+            changes={"role": ["staff", "admin"]},
         )
 
     def form_data(self, tenant, obj=None):

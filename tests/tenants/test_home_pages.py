@@ -28,9 +28,16 @@ def test_each_role_lands_on_its_own_home_page(client, tenant_a, tenant_b, role, 
 
 def test_platform_admin_lands_in_the_admin_and_reaches_every_page(client, platform_admin, tenant_a, tenant_b):
     assert sign_in(client, platform_admin)["Location"] == reverse("admin:index")
-    for name in ("admin:index", "chat:workspace", "chat:review", "reports:home",
-                 "admin:tenants_department_changelist", "admin:tenants_user_changelist",
-                 "admin:tenants_auditentry_changelist", "admin:axes_accessattempt_changelist"):
+    for name in (
+        "admin:index",
+        "chat:workspace",
+        "chat:review",
+        "reports:home",
+        "admin:tenants_department_changelist",
+        "admin:tenants_user_changelist",
+        "admin:tenants_auditentry_changelist",
+        "admin:axes_accessattempt_changelist",
+    ):
         assert client.get(reverse(name)).status_code == 200, name
 
 

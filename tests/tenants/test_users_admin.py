@@ -12,8 +12,16 @@ PW = "Long-Enough-Pass-2026"
 def add_user(client, department, role="staff", username="new-clerk"):
     return client.post(
         reverse("admin:tenants_user_add"),
-        {"username": username, "display_name": "新同事", "email": "", "password1": PW, "password2": PW,
-         "usable_password": "true", "department": department.pk, "role": role},
+        {
+            "username": username,
+            "display_name": "新同事",
+            "email": "",
+            "password1": PW,
+            "password2": PW,
+            "usable_password": "true",
+            "department": department.pk,
+            "role": role,
+        },
     )
 
 
@@ -43,14 +51,19 @@ def test_department_admin_cannot_make_anyone_a_platform_admin(login, tenant_a, t
     assert "is_superuser" not in page.context["adminform"].form.fields
     client.post(
         reverse("admin:tenants_user_change", args=[tenant_a.staff.pk]),
-        {"username": tenant_a.staff.username, "is_active": "on", "is_superuser": "on",
-         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+        {
+            "username": tenant_a.staff.username,
+            "is_active": "on",
+            "is_superuser": "on",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
     )
     tenant_a.staff.refresh_from_db()
     assert not tenant_a.staff.is_superuser
 
 
-def test_a_user_shared_with_another_department_is_edited_only_by_a_platform_admin(login, tenant_a, tenant_b, platform_admin):
+def test_a_user_shared_with_another_department_is_edited_by_platform_admins(login, tenant_a, tenant_b, platform_admin):
     shared = make_user("shared-clerk")
     Membership.objects.create(user=shared, department=tenant_a.department, role=Role.STAFF)
     Membership.objects.create(user=shared, department=tenant_b.department, role=Role.STAFF)

@@ -20,4 +20,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(_("已创建演示数据。以下账号密码只显示这一次，请妥善保存：")))
         width = max(len(a.username) for a in accounts)
         for account in accounts:
-            self.stdout.write(f"  {account.username.ljust(width)}  {account.password}  {account.role} · {account.department}")
+            line = f"  {account.username.ljust(width)}  {account.password}  {account.role} · {account.department}"
+            self.stdout.write(line)
