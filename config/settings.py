@@ -39,6 +39,8 @@ def env_bool(name: str, default: bool) -> bool:
 def _secret_key() -> str:
     key = os.environ.get("DJANGO_SECRET_KEY", "")
     if key:
+        if PRODUCTION and (len(key) < 50 or "CHANGE_ME" in key):
+            raise ImproperlyConfigured("DJANGO_SECRET_KEY must be 50+ random characters, not a placeholder.")
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("Production mode needs DJANGO_SECRET_KEY (50+ random characters).")
@@ -140,12 +142,11 @@ LOGOUT_REDIRECT_URL = "login"
 # Repeated failed logins lock the account (by user name) for a while.
 AXES_FAILURE_LIMIT = int(os.environ.get("SHUZHI_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SHUZHI_LOGIN_LOCK_MINUTES", "15")))
-# By account and by client address (behind a proxy, set SHUZHI_PROXY_COUNT so the real address is used).
+# By account and by client address (behind a proxy, the ASGI server's --proxy-headers supplies the real one).
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("SHUZHI_PROXY_COUNT", "0")) or None
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
