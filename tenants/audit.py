@@ -21,7 +21,15 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 
 AUDITED_APPS = {"tenants", "agents"}
 # Fields whose changes carry no configuration meaning and would only add noise.
-IGNORED_FIELDS = {"last_login", "path", "updated_at"}
+IGNORED_FIELDS = {
+    "last_login",
+    "path",
+    "updated_at",
+    "revision",
+    "last_checked_at",
+    "last_check_ok",
+    "last_check_message",
+}
 SECRET_MARK = "••••••"  # noqa: S105  (the mask shown instead of a secret)
 
 

@@ -73,11 +73,26 @@ def has_role_anywhere(user, action: str) -> bool:
 
 
 class ScopedQuerySet(models.QuerySet):
-    """A queryset for a department-owned model; see the module docstring."""
+    """A queryset for a department-owned model; see the module docstring.
+
+    ``shared_when_null``: rows with no department are platform-wide (registered by platform
+    admins for everyone): every department may see and choose them, only platform admins change them.
+    """
 
     scope_field = "department"
+    shared_when_null = False
 
     def restrict(self, principal, action: str = Action.MANAGE) -> ScopedQuerySet:
+        ids = department_ids(principal, action)
+        if ids is ALL:
+            return self
+        mine = models.Q(**{f"{self.scope_field}__in": ids})
+        if self.shared_when_null and ids:
+            mine |= models.Q(**{f"{self.scope_field}__isnull": True})
+        return self.filter(mine)
+
+    def changeable_by(self, principal, action: str = Action.MANAGE) -> ScopedQuerySet:
+        """Like restrict(), without the platform-wide rows a department may only look at."""
         ids = department_ids(principal, action)
         if ids is ALL:
             return self
@@ -113,3 +128,9 @@ def department_id_of(obj) -> int | None:
 
 def is_department_owned(model) -> bool:
     return scope_field_of(model) is not None
+
+
+def is_shared(obj) -> bool:
+    """A platform-wide row of a model that has them (no department)."""
+    queryset = type(obj)._default_manager.get_queryset()
+    return getattr(queryset, "shared_when_null", False) and department_id_of(obj) is None

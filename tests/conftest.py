@@ -32,3 +32,19 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def _fake_openai_server():
+    from tests.fakes.openai_server import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_openai(_fake_openai_server):
+    """The loopback OpenAI-compatible server, reset for each test."""
+    _fake_openai_server.reset()
+    return _fake_openai_server

@@ -27,6 +27,8 @@ class AdminSpec:
     can_add = True
     can_change = True
     can_delete = True
+    # Fields that deliberately list other departments (explicit cross-department grants).
+    cross_department_fields: tuple[str, ...] = ()
 
     def create(self, tenant):
         """An object belonging to ``tenant.department`` (with whatever it depends on)."""

@@ -9,7 +9,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from tenants.scoping import department_id_of, is_department_owned
+from tenants.scoping import department_id_of, is_department_owned, is_shared
 from tests.isolation import load_specs
 
 SPECS = load_specs()
@@ -120,11 +120,15 @@ def test_add_offers_only_own_departments_choices_and_refuses_others(spec, object
         queryset = getattr(field, "queryset", None)
         if queryset is None or not is_department_owned(queryset.model):
             continue
+        if name in spec.cross_department_fields:
+            continue
         everything = queryset.model._default_manager.all()
         assert any(department_id_of(o) == tenant_b.department.pk for o in everything), (
             f"{name}: department B must have a choice for this test to mean anything"
         )
-        assert all(department_id_of(o) == tenant_a.department.pk for o in queryset), name
+        # Own rows, and platform-wide rows (no department) where the model has them.
+        assert all(department_id_of(o) in (tenant_a.department.pk, None) for o in queryset), name
+        assert all(department_id_of(o) is not None or is_shared(o) for o in queryset), name
         checked += 1
     assert checked, "the add form has no department-owned choice to check"
     count = spec.model._base_manager.count()

@@ -1,1 +1,22 @@
-"""Agent, prompt, tool, knowledge, run and review models (filled in by the builder issues)."""
+"""Agent, prompt, tool, knowledge, run and review models."""
+
+from .agents import Agent, AgentVersion
+from .catalog import Scenario
+from .endpoints import ModelEndpoint
+from .knowledge import KnowledgeBase
+from .prompts import PromptTemplate, PromptVariable
+from .safety import SensitiveWordList
+from .tools import AllowedHost, Tool
+
+__all__ = [
+    "Agent",
+    "AgentVersion",
+    "AllowedHost",
+    "KnowledgeBase",
+    "ModelEndpoint",
+    "PromptTemplate",
+    "PromptVariable",
+    "Scenario",
+    "SensitiveWordList",
+    "Tool",
+]

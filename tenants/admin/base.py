@@ -13,7 +13,14 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from ..roles import Action
-from ..scoping import department_id_of, department_ids, has_role_anywhere, is_department_owned, scope_field_of
+from ..scoping import (
+    department_id_of,
+    department_ids,
+    has_role_anywhere,
+    is_department_owned,
+    is_shared,
+    scope_field_of,
+)
 
 
 class ScopedDepartmentFilter(admin.SimpleListFilter):
@@ -61,7 +68,8 @@ class ScopedAdminMixin:
         return self._may(request)
 
     def has_view_permission(self, request, obj=None):
-        return self._may(request, obj)
+        # Platform-wide rows are there for every department to look at and choose.
+        return self._may(request, obj) or (obj is not None and self._may(request) and is_shared(obj))
 
     def has_add_permission(self, request, *args):
         return self._may(request)
@@ -103,6 +111,15 @@ class DepartmentScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):
             raise Http404
         return obj
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        field = form.base_fields.get(scope_field_of(self.model) or "")
+        if field is not None and not request.user.is_superuser:
+            # Only platform admins register platform-wide rows (no department).
+            field.required = True
+            field.empty_label = None
+        return form
+
     def get_list_filter(self, request):
         return [
             ScopedDepartmentFilter if name == scope_field_of(self.model) else name
@@ -121,7 +138,7 @@ class DepartmentScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         # Checked again after the save, inside the admin's transaction: a write may never land
         # outside the departments the user manages, whatever the form let through.
-        if not self.model._default_manager.restrict(request.user, self.scope_action).filter(pk=obj.pk).exists():
+        if not self.model._default_manager.changeable_by(request.user, self.scope_action).filter(pk=obj.pk).exists():
             raise PermissionDenied
 
 

@@ -1,0 +1,194 @@
+"""The agent builder: drafts, publishing, versions, diffs, rollback and who may use an agent."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from tenants.admin import DepartmentScopedAdmin
+from tenants.models import Department
+from tenants.roles import Role
+
+from ..builder.services import agent_claim_revision, agent_publish, agent_version_restore, version_diff
+from ..builder.snapshot import agent_snapshot
+from ..models import Agent, AgentVersion
+
+
+class AgentForm(forms.ModelForm):
+    seen_revision = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    assigned_roles = forms.MultipleChoiceField(
+        label=_("按角色分配"), choices=Role.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Agent
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_revision"].initial = self.instance.revision
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and not self.errors:
+            # Inside the admin's transaction: the row stays locked until this save commits.
+            seen = cleaned.get("seen_revision")
+            agent_claim_revision(agent=self.instance, seen_revision=self.instance.revision if seen is None else seen)
+        return cleaned
+
+
+@admin.register(Agent)
+class AgentAdmin(DepartmentScopedAdmin):
+    form = AgentForm
+    list_display = ["icon_name", "department", "area", "published", "requires_review", "is_active", "updated_at"]
+    list_filter = ["area", "is_active", "requires_review", "department"]
+    search_fields = ["name", "slug", "description"]
+    list_per_page = 50
+    list_select_related = ["department", "current_version"]
+    filter_horizontal = ["tools", "knowledge_bases", "sensitive_word_lists", "assigned_users", "granted_departments"]
+    readonly_fields = ["publication"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "publication",
+                    "department",
+                    "name",
+                    "slug",
+                    "icon",
+                    "description",
+                    "area",
+                    "is_active",
+                    "seen_revision",
+                ]
+            },
+        ),
+        (_("提示词"), {"fields": ["template"]}),
+        (_("模型"), {"fields": ["endpoint", "model_name", "temperature", "max_tokens"]}),
+        (_("知识与工具"), {"fields": ["knowledge_bases", "tools", "max_tool_steps"]}),
+        (_("安全护栏"), {"fields": ["mask_personal_data", "sensitive_word_lists", "requires_review", "ai_label"]}),
+        (_("输出"), {"fields": ["output_mode", "output_schema"]}),
+        (_("使用范围"), {"fields": ["assign_all_members", "assigned_roles", "assigned_users", "granted_departments"]}),
+        (_("成效"), {"fields": ["minutes_saved"]}),
+    ]
+
+    @admin.display(description=_("智能体"), ordering="name")
+    def icon_name(self, obj):
+        return f"{obj.icon} {obj.name}"
+
+    @admin.display(description=_("已发布"))
+    def published(self, obj):
+        return f"v{obj.current_version.number}" if obj.current_version_id else "—"
+
+    @admin.display(description=_("发布状态"))
+    def publication(self, obj):
+        if obj.pk is None or obj.current_version_id is None:
+            return _("草稿，尚未发布：工作人员和 API 还不能使用。")
+        live = obj.current_version
+        differs = AgentVersion.canonical(agent_snapshot(agent=obj)) != live.snapshot_text
+        state = _("草稿有未发布的修改。") if differs else _("草稿与发布版本一致。")
+        return _("正在使用版本 v%(n)s（%(when)s 发布）。%(state)s") % {
+            "n": live.number,
+            "when": live.published_at.strftime("%Y-%m-%d %H:%M"),
+            "state": state,
+        }
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "granted_departments":
+            # Granting use to another department is the one place other departments are listed.
+            kwargs["queryset"] = Department.objects.filter(is_active=True)
+            return admin.ModelAdmin.formfield_for_manytomany(self, db_field, request, **kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        own = [
+            path(
+                "<int:object_id>/publish/",
+                self.admin_site.admin_view(self.publish_view),
+                name="{}_{}_publish".format(*info),
+            ),
+            path(
+                "<int:object_id>/versions/",
+                self.admin_site.admin_view(self.versions_view),
+                name="{}_{}_versions".format(*info),
+            ),
+            path(
+                "<int:object_id>/versions/diff/",
+                self.admin_site.admin_view(self.diff_view),
+                name="{}_{}_diff".format(*info),
+            ),
+            path(
+                "<int:object_id>/versions/<int:number>/restore/",
+                self.admin_site.admin_view(self.restore_view),
+                name="{}_{}_restore".format(*info),
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _editable(self, request, object_id) -> Agent:
+        agent = self.get_object(request, str(object_id))  # 404 outside the user's departments
+        if not self.has_change_permission(request, agent):
+            raise PermissionDenied
+        return agent
+
+    def publish_view(self, request, object_id):
+        return require_POST(self._publish)(request, object_id)
+
+    def _publish(self, request, object_id):
+        agent = self._editable(request, object_id)
+        version = agent_publish(agent=agent, user=request.user, note=request.POST.get("note", "")[:200])
+        self.message_user(
+            request, _t("已发布版本 v%(n)s。工作人员和 API 现在使用此版本。") % {"n": version.number}, messages.SUCCESS
+        )
+        return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
+
+    def restore_view(self, request, object_id, number):
+        return require_POST(self._restore)(request, object_id, number)
+
+    def _restore(self, request, object_id, number):
+        agent = self._editable(request, object_id)
+        version = get_object_or_404(AgentVersion, agent=agent, number=number)
+        restored = agent_version_restore(version=version, user=request.user)
+        self.message_user(
+            request,
+            _t("已恢复版本 v%(old)s，发布为 v%(new)s。") % {"old": number, "new": restored.number},
+            messages.SUCCESS,
+        )
+        return redirect(reverse("admin:agents_agent_versions", args=[agent.pk]))
+
+    def versions_view(self, request, object_id):
+        agent = self.get_object(request, str(object_id))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": agent,
+            "title": _t("%(name)s 的版本") % {"name": agent.name},
+            "versions": agent.versions.all(),
+            "can_change": self.has_change_permission(request, agent),
+        }
+        return TemplateResponse(request, "admin/agents/agent/versions.html", context)
+
+    def diff_view(self, request, object_id):
+        agent = self.get_object(request, str(object_id))
+        older = get_object_or_404(AgentVersion, agent=agent, number=request.GET.get("a") or 0)
+        newer = get_object_or_404(AgentVersion, agent=agent, number=request.GET.get("b") or 0)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": agent,
+            "older": older,
+            "newer": newer,
+            "title": _t("版本对比：v%(a)s → v%(b)s") % {"a": older.number, "b": newer.number},
+            "changes": version_diff(older=older, newer=newer),
+        }
+        return TemplateResponse(request, "admin/agents/agent/diff.html", context)

@@ -1,0 +1,113 @@
+"""The scenario catalog: browse, search, filter, and clone a scenario into a department."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from tenants.admin_site import may_enter_admin
+from tenants.models import Department
+from tenants.roles import Action
+
+from ..builder.services import scenario_clone
+from ..models import Scenario
+
+
+class CloneForm(forms.Form):
+    department = forms.ModelChoiceField(label=_("克隆到部门"), queryset=Department.objects.none(), empty_label=None)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.restrict(user, Action.MANAGE).filter(is_active=True)
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(admin.ModelAdmin):
+    list_display = ["icon_name", "area", "minutes_saved", "summary"]
+    list_filter = ["area"]
+    search_fields = ["name", "description", "key"]
+    list_per_page = 50
+    fields = ["icon", "name", "area", "description", "minutes_saved", "prompt", "variables", "examples", "extras"]
+    readonly_fields = fields
+    change_form_template = "admin/agents/scenario/change_form.html"
+
+    @admin.display(description=_("场景"), ordering="name")
+    def icon_name(self, obj):
+        return f"{obj.icon} {obj.name}"
+
+    @admin.display(description=_("简介"))
+    def summary(self, obj):
+        return obj.description[:60]
+
+    @admin.display(description=_("提示词模板"))
+    def prompt(self, obj):
+        return format_html('<pre class="shuzhi-preview">{}</pre>', obj.definition.get("system_prompt", "").strip())
+
+    @admin.display(description=_("表单变量"))
+    def variables(self, obj):
+        return "；".join(f"{v['label']}（{v['name']}）" for v in obj.definition.get("variables", []))
+
+    @admin.display(description=_("示例输入"))
+    def examples(self, obj):
+        return "；".join(e.get("title", "") for e in obj.definition.get("examples", []))
+
+    @admin.display(description=_("建议工具与护栏"))
+    def extras(self, obj):
+        d = obj.definition
+        flags = [
+            _t("人工审核") if d.get("requires_review") else "",
+            _t("个人信息脱敏") if d.get("mask_personal_data", True) else "",
+        ]
+        return "、".join([*d.get("tools", []), *[f for f in flags if f]])
+
+    def has_module_permission(self, request):
+        return may_enter_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return may_enter_admin(request.user)
+
+    def has_add_permission(self, request):
+        return False  # the catalog comes from files in the repository
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "clone_form": CloneForm(user=request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/clone/",
+                self.admin_site.admin_view(require_POST(self.clone_view)),
+                name="agents_scenario_clone",
+            ),
+            *super().get_urls(),
+        ]
+
+    def clone_view(self, request, object_id):
+        scenario = self.get_object(request, str(object_id))
+        if scenario is None or not may_enter_admin(request.user):
+            raise PermissionDenied
+        form = CloneForm(request.POST, user=request.user)
+        if not form.is_valid():
+            self.message_user(request, _t("请选择你管理的部门。"), messages.ERROR)
+            return redirect(reverse("admin:agents_scenario_change", args=[scenario.pk]))
+        agent = scenario_clone(scenario=scenario, department=form.cleaned_data["department"], user=request.user)
+        self.message_user(
+            request,
+            _t("已克隆为草稿智能体“%(name)s”。调整后点击“发布”即可供工作人员使用。") % {"name": agent.name},
+            messages.SUCCESS,
+        )
+        return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))

@@ -1,0 +1,1 @@
+"""Building agents: validation, snapshots, publishing, rollback, diffs and catalog cloning."""

@@ -1,0 +1,169 @@
+"""Writes of the agent builder: publish, restore, concurrent-edit guard, catalog sync and clone."""
+
+from __future__ import annotations
+
+import difflib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from ..catalog.loader import load_all
+from ..models import Agent, AgentVersion, PromptTemplate, PromptVariable, Scenario, Tool
+from ..tools.builtin import BUILTIN_TOOLS
+from .snapshot import agent_snapshot
+
+
+@transaction.atomic
+def agent_publish(*, agent: Agent, user, note: str = "") -> AgentVersion:
+    """Freeze the draft into a new immutable version and make it the one staff and the API use."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    text = AgentVersion.canonical(agent_snapshot(agent=agent))
+    number = (agent.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    version = AgentVersion.objects.create(agent=agent, number=number, snapshot_text=text, note=note, published_by=user)
+    Agent.objects.filter(pk=agent.pk).update(current_version=version)
+    return version
+
+
+@transaction.atomic
+def agent_version_restore(*, version: AgentVersion, user) -> AgentVersion:
+    """Publish an earlier version again (rollback): a new version with byte-identical content."""
+    agent = Agent.objects.select_for_update().get(pk=version.agent_id)
+    number = (agent.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    restored = AgentVersion.objects.create(
+        agent=agent,
+        number=number,
+        snapshot_text=version.snapshot_text,
+        restored_from=version.number,
+        note=_("恢复自版本 %(n)s") % {"n": version.number},
+        published_by=user,
+    )
+    Agent.objects.filter(pk=agent.pk).update(current_version=restored)
+    return restored
+
+
+def agent_claim_revision(*, agent: Agent, seen_revision: int) -> None:
+    """Advance the draft's revision if it is still the one the editor loaded; else refuse.
+
+    Two admins saving the same draft: the second save finds the revision moved and is told,
+    instead of silently overwriting the first.
+    """
+    updated = Agent.objects.filter(pk=agent.pk, revision=seen_revision).update(revision=F("revision") + 1)
+    if not updated:
+        raise ValidationError(
+            _("保存失败：在你编辑期间，其他管理员已修改并保存了此智能体。请重新打开页面，查看最新内容后再修改。"),
+            code="stale",
+        )
+    agent.revision = seen_revision + 1
+
+
+def version_diff(*, older: AgentVersion, newer: AgentVersion) -> list[dict]:
+    """Line diffs between two versions' snapshots, one entry per changed top-level part."""
+    a, b = older.snapshot, newer.snapshot
+    changes = []
+    for key in sorted(a.keys() | b.keys()):
+        if a.get(key) == b.get(key):
+            continue
+        before = json.dumps(a.get(key), ensure_ascii=False, indent=1, sort_keys=True).splitlines()
+        after = json.dumps(b.get(key), ensure_ascii=False, indent=1, sort_keys=True).splitlines()
+        if key == "template":
+            before = (a.get(key) or {}).get("body", "").splitlines() + before
+            after = (b.get(key) or {}).get("body", "").splitlines() + after
+        lines = list(difflib.unified_diff(before, after, lineterm="", n=2))[2:]
+        changes.append({"part": key, "lines": lines})
+    return changes
+
+
+def builtin_tools_sync() -> None:
+    """Make sure every built-in tool exists as a platform-wide row (idempotent)."""
+    for key, spec in BUILTIN_TOOLS.items():
+        Tool.objects.update_or_create(
+            builtin=key,
+            department=None,
+            defaults={
+                "name": str(spec["name"]),
+                "function_name": key,
+                "description": str(spec["description"]),
+                "parameters_schema": spec["parameters"],
+                "http_method": "",
+                "url_template": "",
+            },
+        )
+
+
+def catalog_sync() -> int:
+    """Load the scenario files into the database (idempotent); return how many scenarios there are."""
+    scenarios = load_all()
+    keys = []
+    for position, s in enumerate(scenarios):
+        definition = {k: v for k, v in s.items() if not k.startswith("_")}
+        Scenario.objects.update_or_create(
+            key=s["key"],
+            defaults={
+                "area": s["area"],
+                "name": s["name"],
+                "icon": s["icon"],
+                "description": s["description"],
+                "minutes_saved": s["minutes_saved"],
+                "definition": definition,
+                "position": position,
+            },
+        )
+        keys.append(s["key"])
+    Scenario.objects.exclude(key__in=keys).delete()
+    return len(keys)
+
+
+def _unique_slug(department, base: str) -> str:
+    base = slugify(base)[:50] or "agent"
+    slug, n = base, 2
+    while Agent.objects.filter(department=department, slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def scenario_clone(*, scenario: Scenario, department, user=None) -> Agent:
+    """Create a draft agent (and its prompt template) in ``department`` from a catalog scenario."""
+    d = scenario.definition
+    template = PromptTemplate.objects.create(
+        department=department, name=d["name"], description=d["description"][:300], body=d["system_prompt"].strip()
+    )
+    for position, v in enumerate(d.get("variables", [])):
+        examples = [e.get("values", {}).get(v["name"], "") for e in d.get("examples", [])]
+        PromptVariable.objects.create(
+            template=template,
+            position=position,
+            name=v["name"],
+            label=v["label"],
+            type=v["type"],
+            required=v.get("required", True),
+            choices="\n".join(v.get("choices", [])),
+            help=v.get("help", ""),
+            example=str(v.get("example") or (examples[0] if examples else "")),
+        )
+    schema = json.loads(d["output_schema"]) if d.get("output_schema") else None
+    agent = Agent.objects.create(
+        department=department,
+        name=d["name"],
+        slug=_unique_slug(department, scenario.key),
+        icon=d["icon"],
+        description=d["description"][:300],
+        area=d["area"],
+        template=template,
+        temperature=d.get("temperature", 0.3),
+        max_tokens=d.get("max_tokens", 2000),
+        max_tool_steps=d.get("max_tool_steps", 4),
+        mask_personal_data=d.get("mask_personal_data", True),
+        requires_review=d.get("requires_review", False),
+        ai_label=d.get("ai_label", True),
+        output_mode=d.get("output_mode", "chat"),
+        output_schema=schema,
+        minutes_saved=d["minutes_saved"],
+        scenario_key=scenario.key,
+    )
+    agent.tools.set(Tool.objects.filter(department=None, builtin__in=d.get("tools", [])))
+    return agent

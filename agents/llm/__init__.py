@@ -1,0 +1,1 @@
+"""The gateway to models: the only package that imports openai."""

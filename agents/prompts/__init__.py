@@ -1,0 +1,1 @@
+"""Prompt templates: typed variables, placeholder checks, rendering and previews."""

@@ -1,0 +1,171 @@
+"""Isolation declarations for the agent builder's department-owned models."""
+
+import itertools
+import json
+
+from agents.models import Agent, KnowledgeBase, ModelEndpoint, PromptTemplate, SensitiveWordList, Tool
+from tests.agents.factories import (
+    ALLOWED_HOST,
+    make_agent,
+    make_endpoint,
+    make_http_tool,
+    make_knowledge_base,
+    make_template,
+    make_word_list,
+)
+from tests.isolation import AdminSpec, admin_spec
+
+_n = itertools.count(1)
+
+
+@admin_spec
+class ModelEndpointSpec(AdminSpec):
+    model = ModelEndpoint
+
+    def create(self, tenant):
+        return make_endpoint(tenant.department)
+
+    def form_data(self, tenant, obj=None):
+        return {
+            "department": tenant.department.pk,
+            "name": obj.name if obj else f"新服务{next(_n)}",
+            "kind": "chat",
+            "base_url": "http://10.0.0.9:8000/v1",
+            "api_key": "",
+            "model_names": "m1",
+            "timeout_seconds": 30,
+            "max_concurrency": 4,
+            "price_input_per_1k": "0.001",
+            "price_output_per_1k": "0.002",
+            "is_active": "on",
+        }
+
+
+@admin_spec
+class PromptTemplateSpec(AdminSpec):
+    model = PromptTemplate
+
+    def create(self, tenant):
+        return make_template(tenant.department)
+
+    def form_data(self, tenant, obj=None):
+        data = {
+            "department": tenant.department.pk,
+            "name": obj.name if obj else f"新模板{next(_n)}",
+            "description": "",
+            "body": "你是公文助手。",
+            "variables-TOTAL_FORMS": "0",
+            "variables-INITIAL_FORMS": "0",
+            "variables-MIN_NUM_FORMS": "0",
+            "variables-MAX_NUM_FORMS": "1000",
+        }
+        if obj is not None:
+            existing = list(obj.variables.all())
+            data["variables-TOTAL_FORMS"] = data["variables-INITIAL_FORMS"] = str(len(existing))
+            for i, v in enumerate(existing):
+                data.update(
+                    {
+                        f"variables-{i}-id": v.pk,
+                        f"variables-{i}-template": obj.pk,
+                        f"variables-{i}-DELETE": "on",
+                        f"variables-{i}-name": v.name,
+                        f"variables-{i}-label": v.label,
+                        f"variables-{i}-type": v.type,
+                        f"variables-{i}-position": i,
+                    }
+                )
+        return data
+
+
+@admin_spec
+class ToolSpec(AdminSpec):
+    model = Tool
+
+    def create(self, tenant):
+        return make_http_tool(tenant.department)
+
+    def form_data(self, tenant, obj=None):
+        return {
+            "department": tenant.department.pk,
+            "name": obj.name if obj else f"新工具{next(_n)}",
+            "function_name": f"tool_{next(_n)}",
+            "description": "查询",
+            "http_method": "GET",
+            "url_template": f"https://{ALLOWED_HOST}/q?city={{city}}",
+            "parameters_schema": json.dumps({"type": "object", "properties": {"city": {"type": "string"}}}),
+            "secret_header_name": "",
+            "secret_header_value": "",
+            "timeout_seconds": 10,
+            "is_active": "on",
+        }
+
+
+@admin_spec
+class SensitiveWordListSpec(AdminSpec):
+    model = SensitiveWordList
+
+    def create(self, tenant):
+        return make_word_list(tenant.department)
+
+    def form_data(self, tenant, obj=None):
+        return {
+            "department": tenant.department.pk,
+            "name": obj.name if obj else f"新词表{next(_n)}",
+            "words": "甲\n乙",
+            "action": "mask",
+        }
+
+
+@admin_spec
+class KnowledgeBaseSpec(AdminSpec):
+    model = KnowledgeBase
+
+    def create(self, tenant):
+        return make_knowledge_base(tenant.department)
+
+    def form_data(self, tenant, obj=None):
+        return {
+            "department": tenant.department.pk,
+            "name": obj.name if obj else f"新知识库{next(_n)}",
+            "description": "",
+        }
+
+
+@admin_spec
+class AgentSpec(AdminSpec):
+    model = Agent
+    cross_department_fields = ("granted_departments",)
+
+    def create(self, tenant):
+        department = tenant.department
+        agent = make_agent(department, endpoint=make_endpoint(department), model_name="fake-chat")
+        agent.knowledge_bases.add(make_knowledge_base(department))
+        agent.tools.add(make_http_tool(department))
+        agent.sensitive_word_lists.add(make_word_list(department))
+        return agent
+
+    def form_data(self, tenant, obj=None):
+        department = tenant.department
+        template = PromptTemplate.objects.filter(department=department).first() or make_template(department)
+        return {
+            "department": department.pk,
+            "name": obj.name if obj else f"新智能体{next(_n)}",
+            "slug": obj.slug if obj else f"new-{next(_n)}",
+            "icon": "🤖",
+            "description": "",
+            "area": "documents",
+            "is_active": "on",
+            "seen_revision": obj.revision if obj else "",
+            "template": template.pk,
+            "endpoint": "",
+            "model_name": "",
+            "temperature": "0.3",
+            "max_tokens": 1000,
+            "max_tool_steps": 3,
+            "mask_personal_data": "on",
+            "ai_label": "on",
+            "output_mode": "chat",
+            "output_schema": "null",
+            "assigned_roles": ["staff"],
+            "minutes_saved": 20,
+        }
