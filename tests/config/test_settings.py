@@ -50,6 +50,7 @@ def test_production_settings_pass_check_deploy_with_zero_warnings():
             "SHUZHI_PRODUCTION": "1",
             "DJANGO_SECRET_KEY": "k7#Qz!p2Vw9@Lr4^Tn8&Yb3*Hx6(Mc1)Fd5-Gs0+Jh2=Ke7?Ua9%Wo4$Pi3~",
             "DJANGO_ALLOWED_HOSTS": "shuzhi.gov.example",
+            "SHUZHI_ENCRYPTION_SALT": "3f9a1c7e5b2d4a6c8e0f1a2b3c4d5e6f",
             "DATABASE_URL": embedded_url(),
         },
     )
@@ -57,12 +58,21 @@ def test_production_settings_pass_check_deploy_with_zero_warnings():
     assert "no issues" in result.stdout.lower()
 
 
-def test_production_mode_refuses_to_start_without_its_secrets():
+@pytest.mark.parametrize(
+    ("missing", "env"),
+    [
+        ("DJANGO_SECRET_KEY", {"SHUZHI_ENCRYPTION_SALT": "a" * 32}),
+        ("DJANGO_SECRET_KEY", {"DJANGO_SECRET_KEY": "CHANGE_ME" * 8, "SHUZHI_ENCRYPTION_SALT": "a" * 32}),
+        ("SHUZHI_ENCRYPTION_SALT", {"DJANGO_SECRET_KEY": "k7#Qz!p2Vw9@Lr4^Tn8&Yb3*Hx6(Mc1)Fd5-Gs0+Jh2=Ke7?Ua9%Wo4$"}),
+    ],
+)
+def test_production_mode_refuses_to_start_without_its_secrets(missing, env):
     result = run_manage(
-        "check", env={"SHUZHI_PRODUCTION": "1", "DATABASE_URL": embedded_url(), "DJANGO_ALLOWED_HOSTS": "x.example"}
+        "check",
+        env={"SHUZHI_PRODUCTION": "1", "DATABASE_URL": embedded_url(), "DJANGO_ALLOWED_HOSTS": "x.example", **env},
     )
     assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY" in result.stderr
+    assert missing in result.stderr
 
 
 def one_clear_sentence(result) -> str:
