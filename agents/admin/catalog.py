@@ -34,6 +34,7 @@ class ScenarioAdmin(admin.ModelAdmin):
     list_filter = ["area"]
     search_fields = ["name", "description", "key"]
     list_per_page = 50
+    show_full_result_count = False  # one COUNT less on filtered pages with thousands of rows
     fields = ["icon", "name", "area", "description", "minutes_saved", "prompt", "variables", "examples", "extras"]
     readonly_fields = fields
     change_form_template = "admin/agents/scenario/change_form.html"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -154,7 +155,7 @@ def scenario_clone(*, scenario: Scenario, department, user=None) -> Agent:
         description=d["description"][:300],
         area=d["area"],
         template=template,
-        temperature=d.get("temperature", 0.3),
+        temperature=Decimal(str(d.get("temperature", 0.3))),
         max_tokens=d.get("max_tokens", 2000),
         max_tool_steps=d.get("max_tool_steps", 4),
         mask_personal_data=d.get("mask_personal_data", True),

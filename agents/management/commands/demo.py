@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from agents.demo import demo_agents_load
 from tenants.demo import demo_departments_load, demo_loaded
 
 
@@ -15,8 +16,11 @@ class Command(BaseCommand):
     def handle(self, *args, password=None, **options):
         if demo_loaded():
             self.stdout.write(_("演示数据已存在，沿用现有数据（密码仅在首次创建时显示）。"))
+            demo_agents_load()
             return
         accounts = demo_departments_load(password=password)
+        agents = demo_agents_load()
+        self.stdout.write(_("已为演示部门发布 %(n)s 个智能体。") % {"n": len(agents)})
         self.stdout.write(self.style.SUCCESS(_("已创建演示数据。以下账号密码只显示这一次，请妥善保存：")))
         width = max(len(a.username) for a in accounts)
         for account in accounts:

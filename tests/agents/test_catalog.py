@@ -1,0 +1,136 @@
+"""The scenario catalog: valid, renders with its examples, browsable, and cloned in one click."""
+
+import pytest
+from django.urls import reverse
+
+from agents.builder.services import agent_publish, catalog_sync, scenario_clone
+from agents.catalog.areas import Area
+from agents.catalog.loader import catalog_problems, load_all
+from agents.demo import demo_agents_load
+from agents.models import Agent, Scenario
+from agents.prompts.templates import check_template, render
+from tenants.models import Department
+from tests.factories import make_tenant
+
+SCENARIOS = load_all()
+
+
+def test_the_catalog_has_at_least_thirty_valid_scenarios_across_government_work():
+    assert len(SCENARIOS) >= 30
+    assert catalog_problems(SCENARIOS) == []
+    areas = {s["area"] for s in SCENARIOS}
+    assert areas >= {
+        Area.DOCUMENTS,
+        Area.POLICY,
+        Area.HOTLINE,
+        Area.ENFORCEMENT,
+        Area.INVESTMENT,
+        Area.EMERGENCY,
+        Area.GRASSROOTS,
+        Area.HEALTH,
+        Area.OFFICE,
+    }
+    names = " ".join(s["name"] + s["description"] for s in SCENARIOS)
+    for topic in ("GB/T 9704", "12345", "笔录", "事故", "会议纪要", "病历", "网格", "招商", "合规"):
+        assert topic in names or topic in " ".join(s["system_prompt"] for s in SCENARIOS), topic
+    assert sum(s.get("output_mode") == "structured" for s in SCENARIOS) >= 5
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["key"] for s in SCENARIOS])
+def test_each_scenario_renders_its_two_examples(scenario):
+    for example in scenario["examples"]:
+        text = render(scenario["system_prompt"], scenario["variables"], example["values"])
+        assert "{{" not in text
+        filled = [str(v) for v in example["values"].values() if str(v).strip()]
+        assert all(value.strip() in text for value in filled)
+
+
+def test_every_scenario_clones_into_a_valid_publishable_agent(db):
+    department = Department.objects.create(name="克隆测试局", code="clone-test")
+    other = Department.objects.create(name="另一局", code="clone-other")
+    catalog_sync()
+    assert Scenario.objects.count() == len(SCENARIOS)
+    for scenario in Scenario.objects.all():
+        agent = scenario_clone(scenario=scenario, department=department)
+        agent.full_clean()
+        assert check_template(agent.template.body, agent.template.variable_dicts()) == []
+        assert set(agent.tools.values_list("builtin", flat=True)) == set(scenario.definition.get("tools", []))
+        version = agent_publish(agent=agent, user=None)
+        assert version.snapshot["template"]["variables"][0]["name"] == scenario.definition["variables"][0]["name"]
+        assert agent.scenario_key == scenario.key and agent.department == department
+    assert not Agent.objects.filter(department=other).exists()
+
+
+def test_cloning_twice_gives_two_distinct_agents(tenant_a, tenant_b):
+    catalog_sync()
+    scenario = Scenario.objects.first()
+    first = scenario_clone(scenario=scenario, department=tenant_a.department)
+    second = scenario_clone(scenario=scenario, department=tenant_a.department)
+    assert first.slug != second.slug and first.template_id != second.template_id
+
+
+def test_admin_browses_searches_filters_and_clones_in_one_click(login, tenant_a, tenant_b):
+    catalog_sync()
+    client = login(tenant_a.admin)
+    listing = client.get(reverse("admin:agents_scenario_changelist"))
+    assert listing.status_code == 200 and listing.context["cl"].result_count == len(SCENARIOS)
+    hotline = client.get(reverse("admin:agents_scenario_changelist"), {"area__exact": "hotline"}).context["cl"]
+    assert hotline.result_count >= 2 and all(s.area == "hotline" for s in hotline.result_list)
+    found = client.get(reverse("admin:agents_scenario_changelist"), {"q": "笔录"}).context["cl"]
+    assert found.result_count >= 1
+
+    scenario = Scenario.objects.filter(area="enforcement").first()
+    page = client.get(reverse("admin:agents_scenario_change", args=[scenario.pk])).content.decode()
+    assert "一键克隆到本部门" in page and scenario.name in page
+    response = client.post(
+        reverse("admin:agents_scenario_clone", args=[scenario.pk]), {"department": tenant_a.department.pk}
+    )
+    agent = Agent.objects.get(department=tenant_a.department, scenario_key=scenario.key)
+    assert response["Location"] == reverse("admin:agents_agent_change", args=[agent.pk])
+    assert agent.current_version is None, "a clone is a draft until published"
+
+
+def test_admin_cannot_clone_into_another_department_or_edit_the_catalog(login, tenant_a, tenant_b):
+    catalog_sync()
+    scenario = Scenario.objects.first()
+    client = login(tenant_a.admin)
+    client.post(reverse("admin:agents_scenario_clone", args=[scenario.pk]), {"department": tenant_b.department.pk})
+    assert not Agent.objects.filter(department=tenant_b.department).exists()
+    assert client.post(reverse("admin:agents_scenario_change", args=[scenario.pk]), {"name": "x"}).status_code == 403
+    assert client.post(reverse("admin:agents_scenario_delete", args=[scenario.pk]), {"post": "yes"}).status_code == 403
+    assert login(tenant_a.staff).get(reverse("admin:agents_scenario_changelist")).status_code == 302
+
+
+def test_demo_departments_get_published_assigned_agents_that_staff_see(client, db):
+    from tenants.demo import demo_departments_load
+
+    catalog_sync()
+    demo_departments_load(password="Demo-Pass-2026")
+    created = demo_agents_load()
+    assert len(created) >= 8
+    assert demo_agents_load() == [], "loading again adds nothing"
+    client.post(reverse("login"), {"username": "yingji_staff", "password": "Demo-Pass-2026"})
+    page = client.get(reverse("chat:workspace")).content.decode()
+    mine = Agent.objects.filter(department__code="demo-emergency")
+    assert mine.count() >= 4 and all(a.current_version_id for a in mine)
+    assert all(a.name in page for a in mine)
+    assert not any(
+        a.name in page
+        for a in Agent.objects.filter(department__code="demo-market")
+        if not mine.filter(name=a.name).exists()
+    )
+
+
+def test_staff_workspace_lists_only_agents_they_may_use(login, district):
+    from tests.agents.factories import make_agent
+
+    a, b = make_tenant("甲局", parent=district), make_tenant("乙局", parent=district)
+    mine = make_agent(a.department, name="甲局通知助手", assign_all_members=True)
+    theirs = make_agent(b.department, name="乙局热线助手", assign_all_members=True)
+    shared = make_agent(b.department, name="乙局授权给甲局的助手", assign_all_members=True)
+    shared.granted_departments.add(a.department)
+    for agent in (mine, theirs, shared):
+        agent_publish(agent=agent, user=None)
+    page = login(a.staff).get(reverse("chat:workspace")).content.decode()
+    assert "甲局通知助手" in page and "乙局授权给甲局的助手" in page and "由乙局授权使用" in page
+    assert "乙局热线助手" not in page
