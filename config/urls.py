@@ -15,4 +15,5 @@ urlpatterns = [
     path("reports/", include("agents.reports.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),
 ]

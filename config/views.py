@@ -1,7 +1,8 @@
 """Operational endpoints."""
 
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -26,3 +27,8 @@ def healthz(request):
         status["worker"] = "unavailable"
     ok = all(v == "ok" for v in status.values())
     return JsonResponse({"status": "ok" if ok else "degraded", **status}, status=200 if ok else 503)
+
+
+def favicon(request):
+    # Resolved per request: the static manifest (production) is not loaded when URLs are imported.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -3,6 +3,10 @@
 import re
 import uuid
 
+from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
 from . import audit
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -37,3 +41,18 @@ class AuditActorMiddleware:
             via=via,
         ):
             return self.get_response(request)
+
+
+class ChineseFirstLocaleMiddleware(LocaleMiddleware):
+    """Simplified Chinese unless the user chose another language (the language cookie).
+
+    The browser's Accept-Language is ignored on purpose: shared office machines often carry an
+    English browser, and the platform speaks Chinese first.
+    """
+
+    def process_request(self, request):
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        language = chosen if chosen and translation.check_for_language(chosen) else settings.LANGUAGE_CODE
+        language = translation.get_supported_language_variant(language)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -147,9 +147,15 @@ class AgentAdmin(DepartmentScopedAdmin):
 
     def _publish(self, request, object_id):
         agent = self._editable(request, object_id)
-        version = agent_publish(agent=agent, user=request.user, note=request.POST.get("note", "")[:200])
+        try:
+            version = agent_publish(agent=agent, user=request.user, note=request.POST.get("note", "")[:200])
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.WARNING)
+            return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
         self.message_user(
-            request, _t("已发布版本 v%(n)s。工作人员和 API 现在使用此版本。") % {"n": version.number}, messages.SUCCESS
+            request,
+            gettext("已发布版本 v%(n)s。工作人员和 API 现在使用此版本。") % {"n": version.number},
+            messages.SUCCESS,
         )
         return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
 
@@ -162,7 +168,7 @@ class AgentAdmin(DepartmentScopedAdmin):
         restored = agent_version_restore(version=version, user=request.user)
         self.message_user(
             request,
-            _t("已恢复版本 v%(old)s，发布为 v%(new)s。") % {"old": number, "new": restored.number},
+            gettext("已恢复版本 v%(old)s，发布为 v%(new)s。") % {"old": number, "new": restored.number},
             messages.SUCCESS,
         )
         return redirect(reverse("admin:agents_agent_versions", args=[agent.pk]))
@@ -173,7 +179,7 @@ class AgentAdmin(DepartmentScopedAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": agent,
-            "title": _t("%(name)s 的版本") % {"name": agent.name},
+            "title": gettext("%(name)s 的版本") % {"name": agent.name},
             "versions": agent.versions.all(),
             "can_change": self.has_change_permission(request, agent),
         }
@@ -189,7 +195,7 @@ class AgentAdmin(DepartmentScopedAdmin):
             "original": agent,
             "older": older,
             "newer": newer,
-            "title": _t("版本对比：v%(a)s → v%(b)s") % {"a": older.number, "b": newer.number},
+            "title": gettext("版本对比：v%(a)s → v%(b)s") % {"a": older.number, "b": newer.number},
             "changes": version_diff(older=older, newer=newer),
         }
         return TemplateResponse(request, "admin/agents/agent/diff.html", context)

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -63,8 +63,8 @@ class ScenarioAdmin(admin.ModelAdmin):
     def extras(self, obj):
         d = obj.definition
         flags = [
-            _t("人工审核") if d.get("requires_review") else "",
-            _t("个人信息脱敏") if d.get("mask_personal_data", True) else "",
+            gettext("人工审核") if d.get("requires_review") else "",
+            gettext("个人信息脱敏") if d.get("mask_personal_data", True) else "",
         ]
         return "、".join([*d.get("tools", []), *[f for f in flags if f]])
 
@@ -103,12 +103,12 @@ class ScenarioAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = CloneForm(request.POST, user=request.user)
         if not form.is_valid():
-            self.message_user(request, _t("请选择你管理的部门。"), messages.ERROR)
+            self.message_user(request, gettext("请选择你管理的部门。"), messages.ERROR)
             return redirect(reverse("admin:agents_scenario_change", args=[scenario.pk]))
         agent = scenario_clone(scenario=scenario, department=form.cleaned_data["department"], user=request.user)
         self.message_user(
             request,
-            _t("已克隆为草稿智能体“%(name)s”。调整后点击“发布”即可供工作人员使用。") % {"name": agent.name},
+            gettext("已克隆为草稿智能体“%(name)s”。调整后点击“发布”即可供工作人员使用。") % {"name": agent.name},
             messages.SUCCESS,
         )
         return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tenants.admin import DepartmentScopedAdmin
@@ -167,10 +167,10 @@ class ToolForm(KeepSecretMixin, forms.ModelForm):
             return cleaned
         url = cleaned.get("url_template") or ""
         if not url:
-            self.add_error("url_template", _t("HTTP 工具需要填写地址模板。"))
+            self.add_error("url_template", gettext("HTTP 工具需要填写地址模板。"))
             return cleaned
         if not cleaned.get("http_method"):
-            self.add_error("http_method", _t("请选择请求方法。"))
+            self.add_error("http_method", gettext("请选择请求方法。"))
         schema = cleaned.get("parameters_schema") or {"type": "object", "properties": {}}
         problems = schema_problems(schema)
         if problems:
@@ -185,10 +185,10 @@ class ToolForm(KeepSecretMixin, forms.ModelForm):
         if unknown:
             self.add_error(
                 "url_template",
-                _t("地址模板中的 {%(names)s} 没有在参数中定义。") % {"names": "}、{".join(sorted(unknown))},
+                gettext("地址模板中的 {%(names)s} 没有在参数中定义。") % {"names": "}、{".join(sorted(unknown))},
             )
         if cleaned.get("secret_header_value") and not cleaned.get("secret_header_name"):
-            self.add_error("secret_header_name", _t("填写了密钥值时需要填写请求头名称。"))
+            self.add_error("secret_header_name", gettext("填写了密钥值时需要填写请求头名称。"))
         return cleaned
 
 

@@ -21,8 +21,13 @@ from .snapshot import agent_snapshot
 @transaction.atomic
 def agent_publish(*, agent: Agent, user, note: str = "") -> AgentVersion:
     """Freeze the draft into a new immutable version and make it the one staff and the API use."""
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=agent.pk)
     text = AgentVersion.canonical(agent_snapshot(agent=agent))
+    if agent.current_version is not None and agent.current_version.snapshot_text == text:
+        raise ValidationError(
+            _("草稿与正在使用的版本 v%(n)s 相同，没有需要发布的修改。") % {"n": agent.current_version.number},
+            code="unchanged",
+        )
     number = (agent.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     version = AgentVersion.objects.create(agent=agent, number=number, snapshot_text=text, note=note, published_by=user)
     Agent.objects.filter(pk=agent.pk).update(current_version=version)

@@ -8,18 +8,18 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import models
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class VariableType(models.TextChoices):
-    SHORT_TEXT = "short_text", _lazy("短文本")
-    LONG_TEXT = "long_text", _lazy("长文本")
-    CHOICE = "choice", _lazy("选项")
-    DATE = "date", _lazy("日期")
-    NUMBER = "number", _lazy("数字")
-    FILE = "file", _lazy("文件")
+    SHORT_TEXT = "short_text", gettext_lazy("短文本")
+    LONG_TEXT = "long_text", gettext_lazy("长文本")
+    CHOICE = "choice", gettext_lazy("选项")
+    DATE = "date", gettext_lazy("日期")
+    NUMBER = "number", gettext_lazy("数字")
+    FILE = "file", gettext_lazy("文件")
 
 
 SHORT_TEXT_LIMIT = 200

@@ -45,6 +45,11 @@ def test_publish_freezes_the_draft_and_editing_makes_a_new_draft(login, tenant_a
     agent.refresh_from_db()
     assert agent.current_version.number == 2 and agent.current_version.snapshot["name"] == "通知起草（新）"
 
+    # Publishing again without changes makes no new version and says why.
+    again = client.post(reverse("admin:agents_agent_publish", args=[agent.pk]), follow=True)
+    assert "没有需要发布的修改" in again.content.decode()
+    assert agent.versions.count() == 2
+
 
 def test_rollback_publishes_an_earlier_version_and_leaves_every_version_byte_identical(login, tenant_a, tenant_b):
     agent = make_agent(tenant_a.department, name="第一版")
