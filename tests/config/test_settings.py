@@ -147,7 +147,11 @@ def test_every_translatable_string_in_the_code_has_an_english_translation(tmp_pa
     env["SHUZHI_VAR_DIR"] = str(var_dir())
     result = subprocess.run(
         [sys.executable, "manage.py", "makemessages", "-l", "en", "--no-obsolete"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     po = (tmp_path / "locale" / "en" / "LC_MESSAGES" / "django.po").read_text()
