@@ -36,42 +36,32 @@ def env_bool(name: str, default: bool) -> bool:
     return value.lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key() -> str:
-    key = os.environ.get("DJANGO_SECRET_KEY", "")
-    if key:
-        if PRODUCTION and (len(key) < 50 or "CHANGE_ME" in key):
-            raise ImproperlyConfigured("DJANGO_SECRET_KEY must be 50+ random characters, not a placeholder.")
-        return key
+def _persisted_secret(env_name: str, file_name: str, make, hint: str) -> str:
+    """A secret from the environment; in development, generated once and kept under var/."""
+    value = os.environ.get(env_name, "")
+    if value:
+        return value
     if PRODUCTION:
-        raise ImproperlyConfigured("Production mode needs DJANGO_SECRET_KEY (50+ random characters).")
-    # Development: generate once and keep it, so sessions survive restarts.
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(64))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+        raise ImproperlyConfigured(f"Production mode needs {env_name} ({hint}).")
+    path = VAR_DIR / file_name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+# Development keeps the generated key across restarts, so sessions survive.
+SECRET_KEY = _persisted_secret(
+    "DJANGO_SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(64), "50+ random characters"
+)
+if PRODUCTION and (len(SECRET_KEY) < 50 or "CHANGE_ME" in SECRET_KEY):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be 50+ random characters, not a placeholder.")
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
-
-
-def _encryption_salt() -> str:
-    salt = os.environ.get("SHUZHI_ENCRYPTION_SALT", "")
-    if salt:
-        return salt
-    if PRODUCTION:
-        raise ImproperlyConfigured("Production mode needs SHUZHI_ENCRYPTION_SALT (random, kept with the secret key).")
-    salt_file = VAR_DIR / "encryption_salt"
-    if not salt_file.exists():
-        salt_file.write_text(secrets.token_hex(16))
-        salt_file.chmod(0o600)
-    return salt_file.read_text().strip()
-
-
 # Secrets stored in the database (API keys, tool headers) are encrypted with keys derived from
 # SECRET_KEY (and its fallbacks, for rotation) and this salt.
-SALT_KEY = _encryption_salt()
+SALT_KEY = _persisted_secret(
+    "SHUZHI_ENCRYPTION_SALT", "encryption_salt", lambda: secrets.token_hex(16), "random, never changed once set"
+)
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 if PRODUCTION and not ALLOWED_HOSTS:

@@ -102,6 +102,12 @@ class ScopedQuerySet(models.QuerySet):
         return self.filter(**{f"{self.scope_field}__in": list(ids)})
 
 
+class SharedScopedQuerySet(ScopedQuerySet):
+    """For models whose rows without a department are platform-wide (see ``shared_when_null``)."""
+
+    shared_when_null = True
+
+
 def scope_field_of(model) -> str | None:
     """The model's path to its department, or None when the model is not department-owned."""
     queryset = model._default_manager.get_queryset()

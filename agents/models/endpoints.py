@@ -9,14 +9,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator, URLVali
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Department
-from tenants.scoping import ScopedQuerySet
+from tenants.scoping import SharedScopedQuerySet
 
-from .fields import SecretField
-
-
-class EndpointQuerySet(ScopedQuerySet):
-    shared_when_null = True
+from .fields import SecretField, platform_or_department
 
 
 class ModelEndpoint(models.Model):
@@ -26,14 +21,7 @@ class ModelEndpoint(models.Model):
         CHAT = "chat", _("对话模型")
         EMBEDDING = "embedding", _("向量模型")
 
-    department = models.ForeignKey(
-        Department,
-        verbose_name=_("部门"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        help_text=_("留空表示全平台共享（仅平台管理员可设置）。"),
-    )
+    department = platform_or_department()
     name = models.CharField(_("名称"), max_length=100)
     kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices, default=Kind.CHAT)
     base_url = models.CharField(
@@ -59,7 +47,7 @@ class ModelEndpoint(models.Model):
     last_check_ok = models.BooleanField(_("上次测试结果"), null=True, editable=False)
     last_check_message = models.CharField(_("上次测试说明"), max_length=300, blank=True, editable=False)
 
-    objects = EndpointQuerySet.as_manager()
+    objects = SharedScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("模型服务")

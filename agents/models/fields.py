@@ -1,5 +1,7 @@
 """Model fields shared by the agent models."""
 
+from django.db import models
+from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedCharField
 
 
@@ -11,3 +13,15 @@ class SecretField(EncryptedCharField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("null", True)  # the library stores an empty secret as NULL
         super().__init__(*args, **kwargs)
+
+
+def platform_or_department():
+    """The department of a row that may instead be platform-wide (no department)."""
+    return models.ForeignKey(
+        "tenants.Department",
+        verbose_name=_("部门"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        help_text=_("留空表示全平台共享（仅平台管理员可设置）。"),
+    )

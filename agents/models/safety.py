@@ -3,12 +3,9 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Department
-from tenants.scoping import ScopedQuerySet
+from tenants.scoping import SharedScopedQuerySet
 
-
-class WordListQuerySet(ScopedQuerySet):
-    shared_when_null = True
+from .fields import platform_or_department
 
 
 class SensitiveWordList(models.Model):
@@ -16,19 +13,12 @@ class SensitiveWordList(models.Model):
         MASK = "mask", _("替换为 ***")
         BLOCK = "block", _("拦截整条回答")
 
-    department = models.ForeignKey(
-        Department,
-        verbose_name=_("部门"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        help_text=_("留空表示全平台共享（仅平台管理员可设置）。"),
-    )
+    department = platform_or_department()
     name = models.CharField(_("名称"), max_length=100)
     words = models.TextField(_("敏感词"), help_text=_("每行一个。"))
     action = models.CharField(_("处理方式"), max_length=10, choices=Action.choices, default=Action.MASK)
 
-    objects = WordListQuerySet.as_manager()
+    objects = SharedScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("敏感词表")

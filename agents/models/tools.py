@@ -5,14 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Department
-from tenants.scoping import ScopedQuerySet
+from tenants.scoping import SharedScopedQuerySet
 
-from .fields import SecretField
-
-
-class ToolQuerySet(ScopedQuerySet):
-    shared_when_null = True
+from .fields import SecretField, platform_or_department
 
 
 class Tool(models.Model):
@@ -22,14 +17,7 @@ class Tool(models.Model):
         GET = "GET", "GET"
         POST = "POST", "POST"
 
-    department = models.ForeignKey(
-        Department,
-        verbose_name=_("部门"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        help_text=_("留空表示全平台共享（仅平台管理员可设置）。"),
-    )
+    department = platform_or_department()
     builtin = models.CharField(_("内置工具"), max_length=40, blank=True, editable=False, db_index=True)
     name = models.CharField(_("名称"), max_length=100)
     function_name = models.SlugField(
@@ -49,7 +37,7 @@ class Tool(models.Model):
     timeout_seconds = models.PositiveIntegerField(_("超时（秒）"), default=15)
     is_active = models.BooleanField(_("启用"), default=True)
 
-    objects = ToolQuerySet.as_manager()
+    objects = SharedScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("工具")
