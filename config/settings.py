@@ -13,6 +13,7 @@ import secrets
 from datetime import timedelta
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -206,7 +207,20 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "fail-stuck-documents": {"task": "agents.tasks.fail_stuck_documents", "schedule": 300.0},
+    "document-expiry-warnings": {
+        "task": "agents.tasks.send_expiry_warnings",
+        "schedule": crontab(hour=8, minute=0),
+    },
+}
+
+# --- Knowledge bases --------------------------------------------------------------------------
+SHUZHI_UPLOAD_MAX_MB = int(os.environ.get("SHUZHI_UPLOAD_MAX_MB", "50"))
+SHUZHI_INGEST_TIMEOUT_MINUTES = int(os.environ.get("SHUZHI_INGEST_TIMEOUT_MINUTES", "30"))
+SHUZHI_EXPIRY_WARNING_DAYS = int(os.environ.get("SHUZHI_EXPIRY_WARNING_DAYS", "30"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security -------------------------------------------------------------------------------
 # No inline scripts anywhere; styles from our own files (the admin's inline style attributes

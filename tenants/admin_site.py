@@ -26,6 +26,11 @@ class AdminLoginForm(AdminAuthenticationForm):
             raise ValidationError(self.error_messages["not_admin"], code="not_admin")
 
 
+# Panels other apps add to the admin's home page: callables (request) -> dict | None, each giving
+# {"template": ..., **context}. Kept here so the admin site needs no import from the apps above it.
+INDEX_PANELS: list = []
+
+
 class ShuzhiAdminSite(admin.AdminSite):
     site_header = _("数智员工平台 · 管理后台")
     site_title = _("数智员工平台")
@@ -34,3 +39,7 @@ class ShuzhiAdminSite(admin.AdminSite):
 
     def has_permission(self, request) -> bool:
         return may_enter_admin(request.user)
+
+    def index(self, request, extra_context=None):
+        panels = [panel for make in INDEX_PANELS if (panel := make(request))]
+        return super().index(request, {**(extra_context or {}), "shuzhi_panels": panels})

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 AUDITED_APPS = {"tenants", "agents"}
@@ -79,6 +80,8 @@ def snapshot(obj) -> dict:
         if field.name in IGNORED_FIELDS:
             continue
         value = field.value_from_object(obj)
+        if isinstance(value, FieldFile):
+            value = value.name
         if _is_secret(field):
             # Masked, but with a short digest so that a change of secret still shows as a change.
             value = f"{SECRET_MARK}{hashlib.sha256(str(value).encode()).hexdigest()[:6]}" if value else ""

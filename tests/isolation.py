@@ -27,6 +27,8 @@ class AdminSpec:
     can_add = True
     can_change = True
     can_delete = True
+    # False when the field placing the object in a department is read-only once created.
+    movable = True
     # Fields that deliberately list other departments (explicit cross-department grants).
     cross_department_fields: tuple[str, ...] = ()
 

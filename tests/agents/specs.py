@@ -3,10 +3,11 @@
 import itertools
 import json
 
-from agents.models import Agent, KnowledgeBase, ModelEndpoint, PromptTemplate, SensitiveWordList, Tool
+from agents.models import Agent, Document, KnowledgeBase, ModelEndpoint, PromptTemplate, SensitiveWordList, Tool
 from tests.agents.factories import (
     ALLOWED_HOST,
     make_agent,
+    make_document,
     make_endpoint,
     make_http_tool,
     make_knowledge_base,
@@ -119,8 +120,10 @@ class SensitiveWordListSpec(AdminSpec):
 @admin_spec
 class KnowledgeBaseSpec(AdminSpec):
     model = KnowledgeBase
+    cross_department_fields = ("granted_departments",)
 
     def create(self, tenant):
+        make_endpoint(tenant.department, kind=ModelEndpoint.Kind.EMBEDDING, models="fake-embed")
         return make_knowledge_base(tenant.department)
 
     def form_data(self, tenant, obj=None):
@@ -128,6 +131,37 @@ class KnowledgeBaseSpec(AdminSpec):
             "department": tenant.department.pk,
             "name": obj.name if obj else f"新知识库{next(_n)}",
             "description": "",
+            "embedding_endpoint": "",
+            "embedding_model": "",
+            "chunk_size": 500,
+            "chunk_overlap": 80,
+            "vector_weight": 1,
+            "keyword_weight": 1,
+        }
+
+
+@admin_spec
+class DocumentSpec(AdminSpec):
+    model = Document
+    can_add = False  # documents are uploaded through the knowledge base's upload page
+    movable = False  # a document stays in its knowledge base; the field is read-only
+
+    def create(self, tenant):
+        return make_document(make_knowledge_base(tenant.department), title=f"文档{next(_n)}")
+
+    def form_data(self, tenant, obj=None):
+        kb = KnowledgeBase.objects.filter(department=tenant.department).first() or make_knowledge_base(
+            tenant.department
+        )
+        return {
+            "knowledge_base": kb.pk,
+            "title": obj.title if obj else "新文档",
+            "issuer": "示范区人民政府",
+            "number": "",
+            "effective_date": "",
+            "expiry_date": "",
+            "tags": "[]",
+            "is_active": "on",
         }
 
 

@@ -1,0 +1,332 @@
+"""Knowledge bases in the admin: upload, live progress, retry, replace, sharing, search tryout, expiry."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from tenants.admin import DepartmentScopedAdmin
+from tenants.admin_site import INDEX_PANELS
+from tenants.models import Department
+from tenants.roles import Action
+
+from ..knowledge.expiry import expiry_report
+from ..knowledge.retrieval import retrieve
+from ..models import Document, KnowledgeBase
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".pdf,.docx,.txt,.md,.markdown,.html,.htm"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(f, initial) for f in files if f] or super().clean(None)
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(label=_("文件"))
+    title = forms.CharField(label=_("标题"), required=False, max_length=300)
+    issuer = forms.CharField(label=_("发文机关"), required=False, max_length=200)
+    number = forms.CharField(label=_("文号"), required=False, max_length=100)
+    effective_date = forms.DateField(
+        label=_("生效日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    expiry_date = forms.DateField(label=_("失效日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    tags = forms.CharField(label=_("标签"), required=False, help_text=_("用逗号分隔。"))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("effective_date"), cleaned.get("expiry_date")
+        if start and end and end < start:
+            self.add_error("expiry_date", gettext("失效日期不能早于生效日期。"))
+        return cleaned
+
+    def metadata(self) -> dict:
+        data = self.cleaned_data
+        tags = [t.strip() for t in data["tags"].replace("，", ",").split(",") if t.strip()]
+        return {
+            "issuer": data["issuer"],
+            "number": data["number"],
+            "effective_date": data["effective_date"],
+            "expiry_date": data["expiry_date"],
+            "tags": tags,
+        }
+
+
+@admin.register(KnowledgeBase)
+class KnowledgeBaseAdmin(DepartmentScopedAdmin):
+    list_display = ["name", "department", "embedding_label", "document_count", "created_at"]
+    list_filter = ["department"]
+    search_fields = ["name", "description"]
+    filter_horizontal = ["granted_departments"]
+    readonly_fields = ["dimension"]
+    fields = [
+        "department",
+        "name",
+        "description",
+        "embedding_endpoint",
+        "embedding_model",
+        "dimension",
+        "chunk_size",
+        "chunk_overlap",
+        "vector_weight",
+        "keyword_weight",
+        "contains_personal_data",
+        "granted_departments",
+    ]
+
+    @admin.display(description=_("向量模型"))
+    def embedding_label(self, obj):
+        return obj.embedding_label
+
+    @admin.display(description=_("文档数"))
+    def document_count(self, obj):
+        return obj.documents.filter(is_active=True).count()
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "granted_departments":
+            # Sharing read-only with another department is an explicit grant: list them all.
+            kwargs["queryset"] = Department.objects.filter(is_active=True)
+            return admin.ModelAdmin.formfield_for_manytomany(self, db_field, request, **kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="agents_knowledgebase_upload",
+            ),
+            path(
+                "<int:object_id>/search/",
+                self.admin_site.admin_view(self.search_view),
+                name="agents_knowledgebase_search",
+            ),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request, object_id):
+        kb = self.get_object(request, str(object_id))
+        if not self.has_change_permission(request, kb):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            from ..knowledge.ingestion import document_upload
+
+            created, refused = 0, []
+            for uploaded in form.cleaned_data["files"]:
+                try:
+                    with transaction.atomic():
+                        document_upload(
+                            knowledge_base=kb,
+                            uploaded_file=uploaded,
+                            user=request.user,
+                            title=form.cleaned_data["title"],
+                            **form.metadata(),
+                        )
+                    created += 1
+                except ValidationError as exc:
+                    refused.extend(exc.messages)
+            if created:
+                self.message_user(
+                    request, gettext("已上传 %(n)s 个文件，正在后台处理。") % {"n": created}, messages.SUCCESS
+                )
+            for reason in refused:
+                self.message_user(request, reason, messages.ERROR)
+            return redirect(reverse("admin:agents_document_changelist") + f"?knowledge_base__id__exact={kb.pk}")
+        from django.conf import settings
+
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": kb,
+            "form": form,
+            "title": gettext("上传文档到“%(kb)s”") % {"kb": kb.name},
+            "limit_mb": settings.SHUZHI_UPLOAD_MAX_MB,
+        }
+        return TemplateResponse(request, "admin/agents/knowledgebase/upload.html", context)
+
+    def search_view(self, request, object_id):
+        kb = self.get_object(request, str(object_id))
+        query = request.GET.get("q", "").strip()[:500]
+        allow_expired = request.GET.get("expired") == "1"
+        hits = retrieve(knowledge_bases=[kb], query=query, top_k=10, allow_expired=allow_expired) if query else []
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": kb,
+            "query": query,
+            "hits": hits,
+            "allow_expired": allow_expired,
+            "title": gettext("检索测试：%(kb)s") % {"kb": kb.name},
+        }
+        return TemplateResponse(request, "admin/agents/knowledgebase/search.html", context)
+
+
+def _status_label(document: Document) -> str:
+    if document.status in (Document.Status.PARSING, Document.Status.EMBEDDING):
+        return f"{document.get_status_display()} {document.progress}%"
+    return document.get_status_display()
+
+
+@admin.register(Document)
+class DocumentAdmin(DepartmentScopedAdmin):
+    list_display = [
+        "title",
+        "knowledge_base",
+        "number",
+        "effective_date",
+        "expiry_date",
+        "status_badge",
+        "passage_count",
+        "is_active",
+    ]
+    list_filter = ["status", "is_active", "knowledge_base", "knowledge_base__department"]
+    search_fields = ["title", "number", "issuer", "original_name"]
+    list_select_related = ["knowledge_base"]
+    actions = ["retry", "deactivate", "activate"]
+    fields = [
+        "knowledge_base",
+        "title",
+        "issuer",
+        "number",
+        "effective_date",
+        "expiry_date",
+        "tags",
+        "is_active",
+        "status_badge",
+        "error",
+        "original_name",
+        "kind",
+        "size",
+        "sha256",
+        "passage_count",
+        "replaces",
+        "uploaded_by",
+        "created_at",
+    ]
+    readonly_fields = [
+        "knowledge_base",
+        "status_badge",
+        "error",
+        "original_name",
+        "kind",
+        "size",
+        "sha256",
+        "passage_count",
+        "replaces",
+        "uploaded_by",
+        "created_at",
+    ]
+
+    @admin.display(description=_("状态"), ordering="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span class="doc-status" data-document-id="{}" data-status="{}" title="{}">{}</span>',
+            obj.pk,
+            obj.status,
+            obj.error,
+            _status_label(obj),
+        )
+
+    def has_add_permission(self, request, *args):
+        return False  # documents arrive through a knowledge base's upload page (many files at once)
+
+    @admin.action(description=_("重试所选文档"))
+    def retry(self, request, queryset):
+        from ..knowledge.ingestion import document_retry
+
+        count = 0
+        for document in queryset.filter(status=Document.Status.FAILED):
+            document_retry(document=document)
+            count += 1
+        self.message_user(request, gettext("已重新排队 %(n)s 个文档。") % {"n": count}, messages.SUCCESS)
+
+    @admin.action(description=_("停用所选文档（不再用于回答）"))
+    def deactivate(self, request, queryset):
+        for document in queryset:
+            document.is_active = False
+            document.save(update_fields=["is_active", "updated_at"])
+
+    @admin.action(description=_("启用所选文档"))
+    def activate(self, request, queryset):
+        for document in queryset:
+            document.is_active = True
+            document.save(update_fields=["is_active", "updated_at"])
+
+    def get_urls(self):
+        return [
+            path("progress/", self.admin_site.admin_view(self.progress_view), name="agents_document_progress"),
+            path(
+                "<int:object_id>/replace/",
+                self.admin_site.admin_view(require_POST(self.replace_view)),
+                name="agents_document_replace",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request):
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()][:200]
+        documents = self.get_queryset(request).filter(pk__in=ids)
+        return JsonResponse(
+            {
+                str(d.pk): {"status": d.status, "progress": d.progress, "label": _status_label(d), "error": d.error}
+                for d in documents
+            }
+        )
+
+    def replace_view(self, request, object_id):
+        old = self.get_object(request, str(object_id))
+        if not self.has_change_permission(request, old) or "file" not in request.FILES:
+            raise PermissionDenied
+        from ..knowledge.ingestion import document_upload
+
+        try:
+            with transaction.atomic():
+                new = document_upload(
+                    knowledge_base=old.knowledge_base,
+                    uploaded_file=request.FILES["file"],
+                    user=request.user,
+                    replaces=old,
+                    title=old.title,
+                    issuer=old.issuer,
+                    number=old.number,
+                    effective_date=old.effective_date,
+                    expiry_date=old.expiry_date,
+                    tags=old.tags,
+                )
+        except ValidationError as exc:
+            for reason in exc.messages:
+                self.message_user(request, reason, messages.ERROR)
+            return redirect(reverse("admin:agents_document_change", args=[old.pk]))
+        self.message_user(request, gettext("新版本已上传，处理完成后将替换旧版本。"), messages.SUCCESS)
+        return redirect(reverse("admin:agents_document_change", args=[new.pk]))
+
+
+def expiry_panel(request):
+    """The admin home's list of documents expiring soon or expired, for the user's departments."""
+    if not request.user.is_active:
+        return None
+    report = expiry_report(documents=Document.objects.restrict(request.user, Action.MANAGE))
+    if not report["expiring"] and not report["expired"]:
+        return None
+    return {"template": "admin/agents/expiry_panel.html", **report}
+
+
+INDEX_PANELS.append(expiry_panel)

@@ -1,0 +1,1 @@
+"""Knowledge bases: parsing, chunking, embedding, retrieval and ingestion."""

@@ -1,0 +1,227 @@
+"""Writes of the knowledge base: upload, ingest (parse, mask, chunk, embed, store), retry, watchdog.
+
+Ingestion is idempotent: the document row is claimed under a lock, a second delivery of the same
+task finds it taken or finished and does nothing, and passages are replaced in one transaction,
+so a document never has passages from two runs, and a replaced document's old passages leave in
+the same transaction the new ones arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Document, KnowledgeBase, Passage
+from .chunking import chunk_blocks
+from .embeddings import BATCH, embedder_for
+from .parsing import ParseError, parse_document
+from .tokens import token_text
+
+logger = logging.getLogger(__name__)
+IN_PROGRESS = (Document.Status.QUEUED, Document.Status.PARSING, Document.Status.EMBEDDING)
+
+
+def upload_limit_bytes() -> int:
+    return settings.SHUZHI_UPLOAD_MAX_MB * 1024 * 1024
+
+
+def document_upload(
+    *, knowledge_base: KnowledgeBase, uploaded_file, user=None, replaces: Document | None = None, **metadata
+) -> Document:
+    """Store an uploaded file as a queued document and schedule its ingestion.
+
+    Refuses (ValidationError, in the user's language) files over the size limit, names with path
+    separators, and a file already in the knowledge base.
+    """
+    name = uploaded_file.name or ""
+    if "/" in name or "\\" in name or ".." in name:
+        raise ValidationError(_("文件名“%(name)s”不能包含路径分隔符。") % {"name": name})
+    if uploaded_file.size > upload_limit_bytes():
+        raise ValidationError(
+            _("文件“%(name)s”超过大小上限 %(mb)s MB。") % {"name": name, "mb": settings.SHUZHI_UPLOAD_MAX_MB}
+        )
+    digest = hashlib.sha256()
+    for piece in uploaded_file.chunks():
+        digest.update(piece)
+    sha = digest.hexdigest()
+    duplicate = Document.objects.filter(knowledge_base=knowledge_base, sha256=sha, is_active=True).first()
+    if duplicate is not None:
+        raise ValidationError(
+            _("文件“%(name)s”与已有文档“%(title)s”内容相同，未重复上传。") % {"name": name, "title": duplicate.title}
+        )
+    uploaded_file.seek(0)
+    document = Document(
+        knowledge_base=knowledge_base,
+        original_name=name[:255],
+        sha256=sha,
+        size=uploaded_file.size,
+        uploaded_by=user,
+        replaces=replaces,
+        title=(metadata.pop("title", "") or name.rsplit(".", 1)[0])[:300],
+        **metadata,
+    )
+    document.file.save(name, uploaded_file, save=False)
+    document.save()
+    document_enqueue(document=document)
+    return document
+
+
+def document_enqueue(*, document: Document) -> None:
+    from ..tasks import ingest_document
+
+    transaction.on_commit(lambda: ingest_document.delay(document.pk))
+
+
+def document_retry(*, document: Document) -> None:
+    """Queue a failed (or stuck) document again."""
+    Document.objects.filter(pk=document.pk).update(
+        status=Document.Status.QUEUED, progress=0, error="", started_at=None, updated_at=timezone.now()
+    )
+    document_enqueue(document=document)
+
+
+def _fail(document_id: int, reason: str) -> None:
+    with transaction.atomic():
+        Passage.objects.filter(document_id=document_id).delete()
+        Document.objects.filter(pk=document_id).update(
+            status=Document.Status.FAILED, error=reason[:500], progress=0, passage_count=0, updated_at=timezone.now()
+        )
+
+
+def _set(document_id: int, **fields) -> None:
+    Document.objects.filter(pk=document_id).update(updated_at=timezone.now(), **fields)
+
+
+def _claim(document_id: int) -> Document | None:
+    with transaction.atomic():
+        document = (
+            Document.objects.select_for_update(skip_locked=True)
+            .select_related("knowledge_base")
+            .filter(pk=document_id)
+            .first()
+        )
+        if document is None or document.status != Document.Status.QUEUED:
+            return None  # gone, finished, failed, or being processed by another delivery
+        document.status = Document.Status.PARSING
+        document.started_at = timezone.now()
+        document.attempts += 1
+        document.progress = 5
+        document.error = ""
+        document.save(update_fields=["status", "started_at", "attempts", "progress", "error", "updated_at"])
+        return document
+
+
+def document_ingest(*, document_id: int) -> str:
+    """Parse, mask, chunk, embed and store one document. Returns its final status.
+
+    Bad input ends as "failed" with a readable reason. Transient model errors propagate
+    (``ModelUnavailable``) so the task can retry; the document is then queued again.
+    """
+    document = _claim(document_id)
+    if document is None:
+        return "skipped"
+    knowledge_base = document.knowledge_base
+    try:
+        with document.file.open("rb") as fh:
+            data = fh.read(upload_limit_bytes() + 1)
+        if len(data) > upload_limit_bytes():
+            raise ParseError(_("文件超过大小上限 %(mb)s MB。") % {"mb": settings.SHUZHI_UPLOAD_MAX_MB})
+        parsed = parse_document(data, document.original_name)
+        blocks = parsed.blocks
+        if knowledge_base.contains_personal_data:
+            from ..privacy.masking import Masker
+
+            masker = Masker()
+            for block in blocks:
+                block.text = masker.mask(block.text)
+        chunks = chunk_blocks(
+            blocks,
+            size=knowledge_base.chunk_size,
+            overlap=min(knowledge_base.chunk_overlap, knowledge_base.chunk_size // 2),
+        )
+        if not chunks:
+            raise ParseError(_("未能从文件中提取到文字：文件为空，或是扫描件/图片。"))
+        _set(document_id, status=Document.Status.EMBEDDING, progress=10, kind=parsed.kind)
+        embedder = embedder_for(knowledge_base)
+        vectors: list[list[float]] = []
+        for start in range(0, len(chunks), BATCH):
+            batch = chunks[start : start + BATCH]
+            vectors.extend(embedder.passages([_embedding_text(c) for c in batch]))
+            _set(document_id, progress=10 + int(85 * len(vectors) / len(chunks)))
+        _store(document, parsed, chunks, vectors)
+    except ParseError as exc:
+        _fail(document_id, str(exc))
+        return Document.Status.FAILED
+    except FileNotFoundError:
+        _fail(document_id, _("上传的文件已不存在，请重新上传。"))
+        return Document.Status.FAILED
+    except Exception as exc:
+        from ..llm.gateway import ModelUnavailable
+
+        if isinstance(exc, ModelUnavailable):
+            _set(document_id, status=Document.Status.QUEUED, progress=0, error=str(exc)[:500])
+            raise
+        logger.exception("ingestion of document %s failed", document_id)
+        _fail(document_id, _("处理失败：发生内部错误，已记录日志。请重试，或联系平台管理员。"))
+        return Document.Status.FAILED
+    return Document.Status.READY
+
+
+def _embedding_text(chunk) -> str:
+    # The heading path gives a bare article ("第五条 …") the context of its chapter.
+    return f"{chunk.heading_path}\n{chunk.text}" if chunk.heading_path else chunk.text
+
+
+@transaction.atomic
+def _store(document: Document, parsed, chunks, vectors) -> None:
+    current = Document.objects.select_for_update().filter(pk=document.pk).first()
+    if current is None or current.status != Document.Status.EMBEDDING:
+        return  # deleted, or given up by the watchdog meanwhile: store nothing
+    dimension = len(vectors[0])
+    Passage.objects.filter(document=document).delete()
+    Passage.objects.bulk_create(
+        Passage(
+            knowledge_base_id=document.knowledge_base_id,
+            document=document,
+            position=i,
+            text=chunk.text,
+            heading_path=chunk.heading_path[:500],
+            page=chunk.page,
+            dimension=dimension,
+            embedding=vector,
+            tokens=token_text(f"{chunk.heading_path} {chunk.text}"),
+        )
+        for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+    )
+    if document.replaces_id:
+        Passage.objects.filter(document_id=document.replaces_id).delete()
+        Document.objects.filter(pk=document.replaces_id).update(is_active=False, passage_count=0)
+    KnowledgeBase.objects.filter(pk=document.knowledge_base_id).update(dimension=dimension)
+    Document.objects.filter(pk=document.pk).update(
+        status=Document.Status.READY,
+        progress=100,
+        passage_count=len(chunks),
+        error="",
+        updated_at=timezone.now(),
+        title=current.title or parsed.title[:300] or current.original_name,
+    )
+
+
+def documents_fail_stuck(*, minutes: int | None = None) -> int:
+    """Mark documents that have not moved for too long as failed (never "queued" forever)."""
+    limit = minutes or settings.SHUZHI_INGEST_TIMEOUT_MINUTES
+    cutoff = timezone.now() - timedelta(minutes=limit)
+    stuck = Document.objects.filter(status__in=IN_PROGRESS, updated_at__lt=cutoff)
+    return stuck.update(
+        status=Document.Status.FAILED,
+        progress=0,
+        error=_("处理超时：超过 %(m)s 分钟没有进展（处理进程可能已中断）。请点击“重试”。") % {"m": limit},
+        updated_at=timezone.now(),
+    )

@@ -1,0 +1,37 @@
+"""Celery tasks: thin wrappers around the services."""
+
+from celery import shared_task
+
+from tenants import audit
+
+from .llm.gateway import ModelUnavailable
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def ingest_document(self, document_id: int) -> str:
+    from .knowledge.ingestion import _fail, document_ingest
+
+    with audit.context(via="task"):
+        try:
+            return document_ingest(document_id=document_id)
+        except ModelUnavailable as exc:
+            if self.request.retries >= self.max_retries:
+                _fail(document_id, str(exc))
+                return "failed"
+            raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
+
+
+@shared_task
+def fail_stuck_documents() -> int:
+    from .knowledge.ingestion import documents_fail_stuck
+
+    with audit.context(via="task"):
+        return documents_fail_stuck()
+
+
+@shared_task
+def send_expiry_warnings() -> int:
+    from .knowledge.expiry import expiry_warnings_send
+
+    with audit.context(via="task"):
+        return expiry_warnings_send()
