@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import transaction
 
 from tenants import audit
 from tenants.models import Department
 
 from .builder.services import agent_publish, scenario_clone
-from .models import Agent, Scenario
+from .models import Agent, Document, KnowledgeBase, Scenario
 
 # Which catalog areas each demo bureau draws its agents from.
 DEMO_AGENTS = {
@@ -34,4 +36,53 @@ def demo_agents_load() -> list[Agent]:
                     agent.refresh_from_db()
                     agent_publish(agent=agent, user=None, note="演示数据")
                     created.append(agent)
+    return created
+
+
+@transaction.atomic
+def demo_knowledge_load() -> list[Document]:
+    """A policy knowledge base per demo department, its documents queued for the worker (once)."""
+    from django.core.files.base import ContentFile
+
+    from .knowledge.ingestion import document_enqueue
+    from .knowledge.samples import load_sample_documents
+
+    created = []
+    with audit.context(via="demo"):
+        for sample in load_sample_documents():
+            department = Department.objects.filter(code=sample["department"]).first()
+            if department is None:
+                continue
+            kb, _ = KnowledgeBase.objects.get_or_create(
+                department=department, name="政策文件库", defaults={"description": "演示用的虚构政策文件"}
+            )
+            if kb.documents.filter(original_name=sample["file"]).exists():
+                continue
+            data = sample["body"].encode()
+            document = Document(
+                knowledge_base=kb,
+                title=sample["title"],
+                issuer=sample["issuer"],
+                number=sample["number"],
+                effective_date=sample["effective_date"],
+                expiry_date=sample["expiry_date"],
+                tags=sample["tags"],
+                original_name=sample["file"],
+                sha256=hashlib.sha256(data).hexdigest(),
+                size=len(data),
+            )
+            document.file.save(sample["file"], ContentFile(data), save=False)
+            document.save()
+            document_enqueue(document=document)
+            created.append(document)
+        # The bureaus' agents search their own and the district's policies (shared by grant).
+        district = KnowledgeBase.objects.filter(department__code="demo-district", name="政策文件库").first()
+        for code in DEMO_AGENTS:
+            own = KnowledgeBase.objects.filter(department__code=code, name="政策文件库").first()
+            if district is not None:
+                department = Department.objects.filter(code=code).first()
+                if department is not None:
+                    district.granted_departments.add(department)
+            for agent in Agent.objects.filter(department__code=code).exclude(scenario_key=""):
+                agent.knowledge_bases.add(*[kb for kb in (own,) if kb is not None])
     return created

@@ -48,3 +48,34 @@ def fake_openai(_fake_openai_server):
     """The loopback OpenAI-compatible server, reset for each test."""
     _fake_openai_server.reset()
     return _fake_openai_server
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (in this process, on an in-memory broker of its own) consuming tasks."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.conf.update(broker_url="memory://", broker_transport_options={}, task_always_eager=False)
+    with start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+    ):
+        yield app
+
+
+@pytest.fixture
+def wait_for():
+    """Poll a condition (what a user watching the page does) until it holds or time runs out."""
+    import time
+
+    def _wait(condition, timeout=60.0, every=0.2):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(every)
+        raise AssertionError("condition not met in time")
+
+    return _wait

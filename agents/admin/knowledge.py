@@ -21,6 +21,7 @@ from tenants.models import Department
 from tenants.roles import Action
 
 from ..knowledge.expiry import expiry_report
+from ..knowledge.ingestion import document_retry, document_upload
 from ..knowledge.retrieval import retrieve
 from ..models import Document, KnowledgeBase
 
@@ -127,8 +128,6 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
             raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            from ..knowledge.ingestion import document_upload
-
             created, refused = 0, []
             for uploaded in form.cleaned_data["files"]:
                 try:
@@ -250,8 +249,6 @@ class DocumentAdmin(DepartmentScopedAdmin):
 
     @admin.action(description=_("重试所选文档"))
     def retry(self, request, queryset):
-        from ..knowledge.ingestion import document_retry
-
         count = 0
         for document in queryset.filter(status=Document.Status.FAILED):
             document_retry(document=document)
@@ -295,8 +292,6 @@ class DocumentAdmin(DepartmentScopedAdmin):
         old = self.get_object(request, str(object_id))
         if not self.has_change_permission(request, old) or "file" not in request.FILES:
             raise PermissionDenied
-        from ..knowledge.ingestion import document_upload
-
         try:
             with transaction.atomic():
                 new = document_upload(

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from agents.demo import demo_agents_load
+from agents.demo import demo_agents_load, demo_knowledge_load
 from tenants.demo import demo_departments_load, demo_loaded
 
 
@@ -17,10 +17,13 @@ class Command(BaseCommand):
         if demo_loaded():
             self.stdout.write(_("演示数据已存在，沿用现有数据（密码仅在首次创建时显示）。"))
             demo_agents_load()
+            demo_knowledge_load()
             return
         accounts = demo_departments_load(password=password)
         agents = demo_agents_load()
         self.stdout.write(_("已为演示部门发布 %(n)s 个智能体。") % {"n": len(agents)})
+        documents = demo_knowledge_load()
+        self.stdout.write(_("已将 %(n)s 份演示政策文件交给后台处理。") % {"n": len(documents)})
         self.stdout.write(self.style.SUCCESS(_("已创建演示数据。以下账号密码只显示这一次，请妥善保存：")))
         width = max(len(a.username) for a in accounts)
         for account in accounts:
