@@ -1,0 +1,1 @@
+"""Personal-data detection and masking, used by ingestion, tools and the runtime."""
