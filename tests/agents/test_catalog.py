@@ -134,3 +134,20 @@ def test_staff_workspace_lists_only_agents_they_may_use(login, district):
     page = login(a.staff).get(reverse("chat:workspace")).content.decode()
     assert "甲局通知助手" in page and "乙局授权给甲局的助手" in page and "由乙局授权使用" in page
     assert "乙局热线助手" not in page
+
+
+def test_demo_knowledge_bases_hold_the_sample_policies_queued_for_the_worker(db, django_capture_on_commit_callbacks):
+    from agents.demo import demo_knowledge_load
+    from agents.models import Document, KnowledgeBase
+    from tenants.demo import demo_departments_load
+
+    demo_departments_load(password="Demo-Pass-2026")
+    with django_capture_on_commit_callbacks() as queued:
+        documents = demo_knowledge_load()
+    assert len(documents) >= 20 and len(queued) == len(documents)
+    assert all(d.status == "queued" for d in documents)
+    assert any(d.expiry_date and d.expiry_date.isoformat() < "2026-11-23" for d in documents)
+    district = KnowledgeBase.objects.get(department__code="demo-district")
+    assert set(district.granted_departments.values_list("code", flat=True)) == {"demo-emergency", "demo-market"}
+    assert demo_knowledge_load() == [], "loading again adds nothing"
+    assert Document.objects.count() == len(documents)
