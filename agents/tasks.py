@@ -35,3 +35,14 @@ def send_expiry_warnings() -> int:
 
     with audit.context(via="task"):
         return expiry_warnings_send()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def reembed_knowledge_base(self, knowledge_base_id: int) -> str:
+    from .knowledge.ingestion import knowledge_base_reembed
+
+    with audit.context(via="task"):
+        try:
+            return knowledge_base_reembed(knowledge_base_id=knowledge_base_id)
+        except ModelUnavailable as exc:
+            raise self.retry(exc=exc, countdown=min(120, 10 * 2**self.request.retries)) from exc

@@ -21,7 +21,7 @@ from tenants.models import Department
 from tenants.roles import Action
 
 from ..knowledge.expiry import expiry_report
-from ..knowledge.ingestion import document_retry, document_upload
+from ..knowledge.ingestion import document_retry, document_upload, knowledge_base_configure
 from ..knowledge.retrieval import retrieve
 from ..models import Document, KnowledgeBase
 
@@ -76,7 +76,7 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
     list_filter = ["department"]
     search_fields = ["name", "description"]
     filter_horizontal = ["granted_departments"]
-    readonly_fields = ["dimension"]
+    readonly_fields = ["dimension", "index_status"]
     fields = [
         "department",
         "name",
@@ -84,6 +84,7 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
         "embedding_endpoint",
         "embedding_model",
         "dimension",
+        "index_status",
         "chunk_size",
         "chunk_overlap",
         "vector_weight",
@@ -91,6 +92,19 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
         "contains_personal_data",
         "granted_departments",
     ]
+
+    @admin.display(description=_("索引状态"))
+    def index_status(self, obj):
+        if obj.pk and obj.needs_reembedding:
+            return _("正在用新的向量模型重建索引；完成前，原索引继续提供检索。")
+        return _("索引与所选向量模型一致。")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if knowledge_base_configure(knowledge_base=obj):
+            self.message_user(
+                request, gettext("向量模型已更改，后台正在重建索引；完成前原索引继续提供检索。"), messages.INFO
+            )
 
     @admin.display(description=_("向量模型"))
     def embedding_label(self, obj):

@@ -45,7 +45,12 @@ class EndpointEmbedder:
         return embed_texts(endpoint=self.endpoint, model=self.model, texts=[text])[0]
 
 
-def embedder_for(knowledge_base: KnowledgeBase):
-    if knowledge_base.embedding_endpoint_id:
-        return EndpointEmbedder(knowledge_base.embedding_endpoint, knowledge_base.embedding_model)
+def embedder_for(knowledge_base: KnowledgeBase, *, live: bool = False):
+    """The configured embedder, or (``live``) the one the passages now serving were built with."""
+    if live:
+        endpoint, model = knowledge_base.indexed_endpoint, knowledge_base.indexed_model
+    else:
+        endpoint, model = knowledge_base.embedding_endpoint, knowledge_base.embedding_model
+    if endpoint is not None:
+        return EndpointEmbedder(endpoint, model)
     return BundledEmbedder()

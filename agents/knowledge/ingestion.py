@@ -149,7 +149,8 @@ def document_ingest(*, document_id: int) -> str:
         if not chunks:
             raise ParseError(_("未能从文件中提取到文字：文件为空，或是扫描件/图片。"))
         _set(document_id, status=Document.Status.EMBEDDING, progress=10, kind=parsed.kind)
-        embedder = embedder_for(knowledge_base)
+        # The model the live passages use, so the new ones are searchable with them at once.
+        embedder = embedder_for(knowledge_base, live=True)
         vectors: list[list[float]] = []
         for start in range(0, len(chunks), BATCH):
             batch = chunks[start : start + BATCH]
@@ -185,6 +186,11 @@ def _store(document: Document, parsed, chunks, vectors) -> None:
     if current is None or current.status != Document.Status.EMBEDDING:
         return  # deleted, or given up by the watchdog meanwhile: store nothing
     dimension = len(vectors[0])
+    generation = (
+        KnowledgeBase.objects.select_for_update()
+        .values_list("generation", flat=True)
+        .get(pk=document.knowledge_base_id)
+    )
     Passage.objects.filter(document=document).delete()
     Passage.objects.bulk_create(
         Passage(
@@ -196,14 +202,15 @@ def _store(document: Document, parsed, chunks, vectors) -> None:
             page=chunk.page,
             dimension=dimension,
             embedding=vector,
+            generation=generation,
             tokens=token_text(f"{chunk.heading_path} {chunk.text}"),
         )
         for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
     )
+    KnowledgeBase.objects.filter(pk=document.knowledge_base_id).update(dimension=dimension)
     if document.replaces_id:
         Passage.objects.filter(document_id=document.replaces_id).delete()
         Document.objects.filter(pk=document.replaces_id).update(is_active=False, passage_count=0)
-    KnowledgeBase.objects.filter(pk=document.knowledge_base_id).update(dimension=dimension)
     Document.objects.filter(pk=document.pk).update(
         status=Document.Status.READY,
         progress=100,
@@ -225,3 +232,89 @@ def documents_fail_stuck(*, minutes: int | None = None) -> int:
         error=_("处理超时：超过 %(m)s 分钟没有进展（处理进程可能已中断）。请点击“重试”。") % {"m": limit},
         updated_at=timezone.now(),
     )
+
+
+def knowledge_base_configure(*, knowledge_base: KnowledgeBase) -> bool:
+    """After a knowledge base's settings change: re-embed in the background if its model changed.
+
+    Returns True when a re-embedding was scheduled. With no passages yet, the new model simply
+    becomes the indexed one.
+    """
+    if not knowledge_base.needs_reembedding:
+        return False
+    if not Passage.objects.filter(knowledge_base=knowledge_base).exists():
+        KnowledgeBase.objects.filter(pk=knowledge_base.pk).update(
+            indexed_endpoint=knowledge_base.embedding_endpoint, indexed_model=knowledge_base.embedding_model
+        )
+        return False
+    from ..tasks import reembed_knowledge_base
+
+    transaction.on_commit(lambda: reembed_knowledge_base.delay(knowledge_base.pk))
+    return True
+
+
+def _missing(kb_id: int, live_generation: int, new_generation: int):
+    """Ready documents with live passages but none yet in the new generation."""
+    return (
+        Document.objects.filter(knowledge_base_id=kb_id, status=Document.Status.READY)
+        .filter(passages__generation=live_generation)
+        .exclude(passages__generation=new_generation)
+        .distinct()
+    )
+
+
+def knowledge_base_reembed(*, knowledge_base_id: int) -> str:
+    """Build the next generation of passages with the configured model, then switch to it atomically.
+
+    The live generation keeps serving searches (queries are embedded with the model it was built
+    with) until the switch. Documents ingested meanwhile are picked up before switching.
+    """
+    kb = KnowledgeBase.objects.select_related("embedding_endpoint").get(pk=knowledge_base_id)
+    if not kb.needs_reembedding:
+        return "unchanged"
+    target = (kb.embedding_endpoint_id, kb.embedding_model)
+    embedder = embedder_for(kb)
+    new_generation = kb.generation + 1
+    while True:
+        for document in list(_missing(kb.pk, kb.generation, new_generation)):
+            live = list(Passage.objects.filter(document=document, generation=kb.generation).order_by("position"))
+            vectors: list[list[float]] = []
+            for start in range(0, len(live), BATCH):
+                vectors += embedder.passages([_embedding_text(p) for p in live[start : start + BATCH]])
+            with transaction.atomic():
+                Passage.objects.filter(document=document, generation=new_generation).delete()
+                Passage.objects.bulk_create(
+                    Passage(
+                        knowledge_base_id=kb.pk,
+                        document=document,
+                        position=p.position,
+                        text=p.text,
+                        heading_path=p.heading_path,
+                        page=p.page,
+                        tokens=p.tokens,
+                        dimension=len(v),
+                        embedding=v,
+                        generation=new_generation,
+                    )
+                    for p, v in zip(live, vectors, strict=True)
+                )
+        with transaction.atomic():
+            current = KnowledgeBase.objects.select_for_update().get(pk=kb.pk)
+            if (current.embedding_endpoint_id, current.embedding_model) != target:
+                Passage.objects.filter(knowledge_base=kb, generation=new_generation).delete()
+                return "superseded"  # changed again meanwhile: the newer task takes over
+            if _missing(kb.pk, current.generation, new_generation).exists():
+                continue  # documents arrived meanwhile: embed them too before switching
+            dimension = (
+                Passage.objects.filter(knowledge_base=kb, generation=new_generation)
+                .values_list("dimension", flat=True)
+                .first()
+            )
+            Passage.objects.filter(knowledge_base=kb).exclude(generation=new_generation).delete()
+            KnowledgeBase.objects.filter(pk=kb.pk).update(
+                generation=new_generation,
+                indexed_endpoint_id=target[0],
+                indexed_model=target[1],
+                dimension=dimension or current.dimension,
+            )
+            return "switched"

@@ -72,6 +72,7 @@ def _vector_candidates(kb_ids, dimension, vector, params, where) -> list[tuple[i
     sql = f"""
         SELECT p.id, 1 - (p.embedding::vector({dimension}) <=> %(vector)s::vector({dimension})) AS similarity
         FROM agents_passage p JOIN agents_document d ON d.id = p.document_id
+        JOIN agents_knowledgebase k ON k.id = p.knowledge_base_id AND k.generation = p.generation
         WHERE p.knowledge_base_id = ANY(%(kb_ids)s) AND p.dimension = {dimension}
           AND d.is_active AND d.status = 'ready' {where}
         ORDER BY p.embedding::vector({dimension}) <=> %(vector)s::vector({dimension})
@@ -89,6 +90,7 @@ def _keyword_candidates(kb_ids, terms, params, where) -> list[tuple[int, float]]
     sql = f"""
         SELECT p.id, ts_rank_cd(to_tsvector('simple', p.tokens), to_tsquery('simple', %(query)s)) AS rank
         FROM agents_passage p JOIN agents_document d ON d.id = p.document_id
+        JOIN agents_knowledgebase k ON k.id = p.knowledge_base_id AND k.generation = p.generation
         WHERE p.knowledge_base_id = ANY(%(kb_ids)s)
           AND to_tsvector('simple', p.tokens) @@ to_tsquery('simple', %(query)s)
           AND d.is_active AND d.status = 'ready' {where}
@@ -106,7 +108,7 @@ def retrieve(
     kbs = (
         list(knowledge_bases)
         if not hasattr(knowledge_bases, "select_related")
-        else list(knowledge_bases.select_related("embedding_endpoint"))
+        else list(knowledge_bases.select_related("indexed_endpoint"))
     )
     if not kbs or not query.strip():
         return []
@@ -119,7 +121,7 @@ def retrieve(
     groups: dict[str, list[KnowledgeBase]] = defaultdict(list)
     embedders = {}
     for kb in kbs:
-        embedder = embedder_for(kb)
+        embedder = embedder_for(kb, live=True)  # the model the live passages were built with
         groups[embedder.key].append(kb)
         embedders[embedder.key] = embedder
     for key, members in groups.items():

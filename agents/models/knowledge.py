@@ -49,6 +49,14 @@ class KnowledgeBase(models.Model):
     )
     embedding_model = models.CharField(_("向量模型名称"), max_length=100, blank=True)
     dimension = models.PositiveIntegerField(_("向量维度"), default=BUNDLED_DIMENSION, editable=False)
+    # What the live passages were embedded with, and which generation of passages is live. When
+    # the configured model differs, a background task builds the next generation while this one
+    # keeps serving, then switches in one transaction.
+    indexed_endpoint = models.ForeignKey(
+        ModelEndpoint, null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="+"
+    )
+    indexed_model = models.CharField(max_length=100, blank=True, editable=False)
+    generation = models.PositiveIntegerField(default=0, editable=False)
     chunk_size = models.PositiveIntegerField(
         _("分段长度（字）"), default=500, validators=[MinValueValidator(100), MaxValueValidator(4000)]
     )
@@ -79,6 +87,16 @@ class KnowledgeBase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is None:
+            # A new knowledge base has no passages: it is indexed with whatever model it starts with.
+            self.indexed_endpoint_id, self.indexed_model = self.embedding_endpoint_id, self.embedding_model
+        super().save(*args, **kwargs)
+
+    @property
+    def needs_reembedding(self) -> bool:
+        return (self.embedding_endpoint_id, self.embedding_model) != (self.indexed_endpoint_id, self.indexed_model)
 
     @property
     def embedding_label(self) -> str:
@@ -181,6 +199,7 @@ class Passage(models.Model):
     heading_path = models.CharField(max_length=500, blank=True)
     page = models.PositiveIntegerField(null=True, blank=True)
     dimension = models.PositiveIntegerField()
+    generation = models.PositiveIntegerField(default=0)
     embedding = VectorField()
     tokens = models.TextField(help_text="jieba tokens separated by spaces, for keyword search")
 
@@ -189,7 +208,9 @@ class Passage(models.Model):
 
     class Meta:
         ordering = ["document", "position"]
-        constraints = [models.UniqueConstraint(fields=["document", "position"], name="passage_unique_position")]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "generation", "position"], name="passage_unique_position")
+        ]
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.position}"

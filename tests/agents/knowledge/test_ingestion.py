@@ -247,3 +247,40 @@ def test_search_tryout_shows_ranked_passages_with_scores(login, tenant_a, tenant
     assert "补贴" in html  # matched term shown
     other = make_knowledge_base(tenant_b.department)
     assert client.get(reverse("admin:agents_knowledgebase_search", args=[other.pk]), {"q": "x"}).status_code == 404
+
+
+def test_changing_the_embedding_model_reembeds_in_the_background_while_old_vectors_serve(
+    celery_worker, login, tenant_a, tenant_b, fake_openai, wait_for
+):
+    kb = make_knowledge_base(tenant_a.department)
+    document = make_document(kb, text=POLICY)
+    document_ingest(document_id=document.pk)
+    assert Passage.objects.filter(knowledge_base=kb).values_list("dimension", flat=True).distinct().get() == 384
+    endpoint = make_endpoint(tenant_a.department, base_url=fake_openai.base_url, kind="embedding", models="fake-embed")
+
+    fake_openai.delay = 0.5  # keep the new model slow so the switch can be watched
+    response = login(tenant_a.admin).post(
+        reverse("admin:agents_knowledgebase_change", args=[kb.pk]),
+        {
+            "department": tenant_a.department.pk,
+            "name": kb.name,
+            "description": "",
+            "embedding_endpoint": endpoint.pk,
+            "embedding_model": "fake-embed",
+            "chunk_size": 500,
+            "chunk_overlap": 80,
+            "vector_weight": 1,
+            "keyword_weight": 1,
+        },
+    )
+    assert response.status_code == 302
+    # Until the new index is complete the old one answers, with queries embedded by the old model.
+    assert "30万元" in retrieve(knowledge_bases=[KnowledgeBase.objects.get(pk=kb.pk)], query="博士安居补贴")[0].text
+    wait_for(lambda: KnowledgeBase.objects.get(pk=kb.pk).generation == 1)
+    kb.refresh_from_db()
+    assert kb.dimension == 8 and not kb.needs_reembedding
+    assert set(Passage.objects.filter(knowledge_base=kb).values_list("dimension", "generation")) == {(8, 1)}
+    fake_openai.delay = 0
+    before = len(fake_openai.requests)
+    assert retrieve(knowledge_bases=[kb], query="博士安居补贴")
+    assert fake_openai.requests[before]["path"] == "/v1/embeddings", "queries now use the new model"
