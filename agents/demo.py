@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.db import transaction
 
 from tenants import audit
@@ -42,9 +40,7 @@ def demo_agents_load() -> list[Agent]:
 @transaction.atomic
 def demo_knowledge_load() -> list[Document]:
     """A policy knowledge base per demo department, its documents queued for the worker (once)."""
-    from django.core.files.base import ContentFile
-
-    from .knowledge.ingestion import document_enqueue
+    from .knowledge.ingestion import document_enqueue, document_from_sample
     from .knowledge.samples import load_sample_documents
 
     created = []
@@ -58,21 +54,7 @@ def demo_knowledge_load() -> list[Document]:
             )
             if kb.documents.filter(original_name=sample["file"]).exists():
                 continue
-            data = sample["body"].encode()
-            document = Document(
-                knowledge_base=kb,
-                title=sample["title"],
-                issuer=sample["issuer"],
-                number=sample["number"],
-                effective_date=sample["effective_date"],
-                expiry_date=sample["expiry_date"],
-                tags=sample["tags"],
-                original_name=sample["file"],
-                sha256=hashlib.sha256(data).hexdigest(),
-                size=len(data),
-            )
-            document.file.save(sample["file"], ContentFile(data), save=False)
-            document.save()
+            document = document_from_sample(knowledge_base=kb, sample=sample)
             document_enqueue(document=document)
             created.append(document)
         # The bureaus' agents search their own and the district's policies (shared by grant).

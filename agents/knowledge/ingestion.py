@@ -318,3 +318,25 @@ def knowledge_base_reembed(*, knowledge_base_id: int) -> str:
                 dimension=dimension or current.dimension,
             )
             return "switched"
+
+
+def document_from_sample(*, knowledge_base: KnowledgeBase, sample: dict) -> Document:
+    """Store one sample policy (see ``samples.load_sample_documents``) as a queued document."""
+    from django.core.files.base import ContentFile
+
+    data = sample["body"].encode()
+    document = Document(
+        knowledge_base=knowledge_base,
+        title=sample["title"],
+        issuer=sample["issuer"],
+        number=sample["number"],
+        effective_date=sample["effective_date"],
+        expiry_date=sample["expiry_date"],
+        tags=sample["tags"],
+        original_name=sample["file"],
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+    document.file.save(sample["file"], ContentFile(data), save=False)
+    document.save()
+    return document

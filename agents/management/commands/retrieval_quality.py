@@ -8,14 +8,13 @@ passages contains its ``answer_contains`` text from the right document.
 import json
 from pathlib import Path
 
-from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from agents.knowledge.ingestion import document_ingest
+from agents.knowledge.ingestion import document_from_sample, document_ingest
 from agents.knowledge.retrieval import retrieve
 from agents.knowledge.samples import DEMO_DOCS, load_sample_documents
-from agents.models import Document, KnowledgeBase
+from agents.models import KnowledgeBase
 from tenants.models import Department
 
 DEFAULT_SET = Path(__file__).resolve().parents[3] / "tests" / "agents" / "knowledge" / "retrieval_set.json"
@@ -54,18 +53,7 @@ class Command(BaseCommand):
         kb = KnowledgeBase.objects.create(department=department, name="评测知识库")
         by_file = {}
         for sample in load_sample_documents(folder):
-            document = Document(
-                knowledge_base=kb,
-                title=sample["title"],
-                issuer=sample["issuer"],
-                number=sample["number"],
-                original_name=sample["file"],
-                sha256=sample["file"],
-                size=len(sample["body"].encode()),
-                tags=sample["tags"],
-            )
-            document.file.save(sample["file"], ContentFile(sample["body"].encode()), save=False)
-            document.save()
+            document = document_from_sample(knowledge_base=kb, sample=sample)
             document_ingest(document_id=document.pk)
             by_file[sample["file"]] = document.pk
         hits_at_k, reciprocal = 0, 0.0

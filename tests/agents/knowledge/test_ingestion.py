@@ -284,3 +284,15 @@ def test_changing_the_embedding_model_reembeds_in_the_background_while_old_vecto
     before = len(fake_openai.requests)
     assert retrieve(knowledge_bases=[kb], query="博士安居补贴")
     assert fake_openai.requests[before]["path"] == "/v1/embeddings", "queries now use the new model"
+
+
+def test_a_deactivated_document_is_no_longer_used_until_activated_again(login, tenant_a, tenant_b):
+    kb = make_knowledge_base(tenant_a.department)
+    document = make_document(kb, text=POLICY)
+    document_ingest(document_id=document.pk)
+    client = login(tenant_a.admin)
+    changelist = reverse("admin:agents_document_changelist")
+    client.post(changelist, {"action": "deactivate", "_selected_action": [document.pk]})
+    assert retrieve(knowledge_bases=[kb], query="博士安居补贴") == []
+    client.post(changelist, {"action": "activate", "_selected_action": [document.pk]})
+    assert retrieve(knowledge_bases=[kb], query="博士安居补贴")
