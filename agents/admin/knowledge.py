@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -110,9 +111,17 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
     def embedding_label(self, obj):
         return obj.embedding_label
 
-    @admin.display(description=_("文档数"))
+    @admin.display(description=_("文档数"), ordering="active_documents")
     def document_count(self, obj):
-        return obj.documents.filter(is_active=True).count()
+        return obj.active_documents
+
+    def get_queryset(self, request):
+        # Counted in the list query, not once per row.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_documents=Count("documents", filter=Q(documents__is_active=True)))
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "granted_departments":
@@ -198,6 +207,9 @@ def _status_label(document: Document) -> str:
     return document.get_status_display()
 
 
+EDITABLE_DOCUMENT_FIELDS = {"title", "issuer", "number", "effective_date", "expiry_date", "tags", "is_active"}
+
+
 @admin.register(Document)
 class DocumentAdmin(DepartmentScopedAdmin):
     list_display = [
@@ -234,19 +246,8 @@ class DocumentAdmin(DepartmentScopedAdmin):
         "uploaded_by",
         "created_at",
     ]
-    readonly_fields = [
-        "knowledge_base",
-        "status_badge",
-        "error",
-        "original_name",
-        "kind",
-        "size",
-        "sha256",
-        "passage_count",
-        "replaces",
-        "uploaded_by",
-        "created_at",
-    ]
+    # Everything but the metadata an admin edits is set by upload and ingestion.
+    readonly_fields = [f for f in fields if f not in EDITABLE_DOCUMENT_FIELDS]
 
     @admin.display(description=_("状态"), ordering="status")
     def status_badge(self, obj):

@@ -68,9 +68,10 @@ def _filters(tags) -> str:
     return " AND d.tags ?| %(tags)s" if tags else ""
 
 
-def _vector_candidates(kb_ids, dimension, vector, params, where) -> list[tuple[int, float]]:
+def _vector_candidates(kb_ids, dimension, vector, params, where) -> list[tuple[int, float, int]]:
     sql = f"""
-        SELECT p.id, 1 - (p.embedding::vector({dimension}) <=> %(vector)s::vector({dimension})) AS similarity
+        SELECT p.id, 1 - (p.embedding::vector({dimension}) <=> %(vector)s::vector({dimension})) AS similarity,
+               p.knowledge_base_id
         FROM agents_passage p JOIN agents_document d ON d.id = p.document_id
         JOIN agents_knowledgebase k ON k.id = p.knowledge_base_id AND k.generation = p.generation
         WHERE p.knowledge_base_id = ANY(%(kb_ids)s) AND p.dimension = {dimension}
@@ -93,7 +94,7 @@ def _keyword_sql(where: str, cap: int | None) -> str:
     limit = f"LIMIT {int(cap)}" if cap else ""
     return f"""
         WITH matches AS (
-            SELECT p.id, p.tokens
+            SELECT p.id, p.tokens, p.knowledge_base_id
             FROM agents_passage p JOIN agents_document d ON d.id = p.document_id
             JOIN agents_knowledgebase k ON k.id = p.knowledge_base_id AND k.generation = p.generation
             WHERE p.knowledge_base_id = ANY(%(kb_ids)s)
@@ -101,28 +102,29 @@ def _keyword_sql(where: str, cap: int | None) -> str:
               AND d.is_active AND d.status = 'ready' {where}
             {limit}
         )
-        SELECT id, ts_rank_cd(to_tsvector('simple', tokens), to_tsquery('simple', %(query)s)) AS rank
+        SELECT id, ts_rank_cd(to_tsvector('simple', tokens), to_tsquery('simple', %(query)s)) AS rank,
+               knowledge_base_id
         FROM matches ORDER BY rank DESC LIMIT {CANDIDATES}
     """  # noqa: S608  (only integers are formatted in; every value is a bound parameter)
 
 
-def _keyword_candidates(kb_ids, terms, params, where) -> list[tuple[int, float]]:
+def _keyword_candidates(kb_ids, terms, params, where) -> list[tuple[int, float, int]]:
     # Each term quoted as one lexeme, so no character in it is read as tsquery syntax.
     quoted = [f"'{t}'" for t in (t.replace("'", "").replace("\\", "") for t in terms) if t]
     if not quoted:
         return []
-    found: dict[int, float] = {}
+    found: dict[int, tuple[float, int]] = {}
     with connection.cursor() as cursor:
         for operator, cap in ((" & ", None), (" | ", KEYWORD_RANK_CAP)):
             if operator == " & " and len(quoted) == 1:
                 continue
             cursor.execute(_keyword_sql(where, cap), {**params, "kb_ids": kb_ids, "query": operator.join(quoted)})
-            for pid, rank in cursor.fetchall():
-                found.setdefault(pid, rank)
+            for pid, rank, kb_id in cursor.fetchall():
+                found.setdefault(pid, (rank, kb_id))
             if len(found) >= CANDIDATES:
                 break
     # Passages matching every word come first (they were found first), then by rank.
-    return list(found.items())[:CANDIDATES]
+    return [(pid, rank, kb_id) for pid, (rank, kb_id) in found.items()][:CANDIDATES]
 
 
 def retrieve(
@@ -156,19 +158,14 @@ def retrieve(
     terms = list(dict.fromkeys(tokenize(query)))
     keyword_ranked = _keyword_candidates([kb.pk for kb in kbs], terms, params, where)
 
-    passage_kb = dict(
-        Passage.objects.filter(pk__in={pid for pid, _ in vector_ranked + keyword_ranked}).values_list(
-            "pk", "knowledge_base_id"
-        )
-    )
     scores: dict[int, float] = defaultdict(float)
     vector_rank, vector_score, keyword_rank = {}, {}, {}
-    for rank, (pid, similarity) in enumerate(vector_ranked, start=1):
+    for rank, (pid, similarity, kb_id) in enumerate(vector_ranked, start=1):
         vector_rank[pid], vector_score[pid] = rank, float(similarity)
-        scores[pid] += weights[passage_kb[pid]][0] / (RRF_K + rank)
-    for rank, (pid, _score) in enumerate(keyword_ranked, start=1):
+        scores[pid] += weights[kb_id][0] / (RRF_K + rank)
+    for rank, (pid, _score, kb_id) in enumerate(keyword_ranked, start=1):
         keyword_rank[pid] = rank
-        scores[pid] += weights[passage_kb[pid]][1] / (RRF_K + rank)
+        scores[pid] += weights[kb_id][1] / (RRF_K + rank)
     best = sorted(scores, key=lambda pid: scores[pid], reverse=True)[:top_k]
     passages = Passage.objects.select_related("document").in_bulk(best)
     hits = []
