@@ -30,6 +30,13 @@ def fail_stuck_documents() -> int:
 
 
 @shared_task
+def fail_stuck_runs() -> int:
+    from .runtime.watchdog import runs_fail_stuck
+
+    return runs_fail_stuck()
+
+
+@shared_task
 def send_expiry_warnings() -> int:
     from .knowledge.expiry import expiry_warnings_send
 

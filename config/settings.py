@@ -209,6 +209,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "fail-stuck-documents": {"task": "agents.tasks.fail_stuck_documents", "schedule": 300.0},
+    "fail-stuck-runs": {"task": "agents.tasks.fail_stuck_runs", "schedule": 300.0},
     "document-expiry-warnings": {
         "task": "agents.tasks.send_expiry_warnings",
         "schedule": crontab(hour=8, minute=0),
@@ -219,6 +220,17 @@ CELERY_BEAT_SCHEDULE = {
 SHUZHI_UPLOAD_MAX_MB = int(os.environ.get("SHUZHI_UPLOAD_MAX_MB", "50"))
 SHUZHI_INGEST_TIMEOUT_MINUTES = int(os.environ.get("SHUZHI_INGEST_TIMEOUT_MINUTES", "30"))
 SHUZHI_EXPIRY_WARNING_DAYS = int(os.environ.get("SHUZHI_EXPIRY_WARNING_DAYS", "30"))
+
+# --- Agent runtime --------------------------------------------------------------------------
+# Roles whose members see the personal data in answers instead of placeholders (in the run's or
+# the caller's department): the people who work the case, not leaders or builders.
+SHUZHI_UNMASK_ROLES = [
+    r.strip() for r in os.environ.get("SHUZHI_UNMASK_ROLES", "staff,reviewer").split(",") if r.strip()
+]
+# A run still "running" after this long belonged to a process that died: it is marked incomplete.
+SHUZHI_RUN_TIMEOUT_MINUTES = int(os.environ.get("SHUZHI_RUN_TIMEOUT_MINUTES", "15"))
+# No chunk for this long in a streamed answer: the stream has stalled.
+SHUZHI_STREAM_STALL_SECONDS = float(os.environ.get("SHUZHI_STREAM_STALL_SECONDS", "60"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -74,7 +74,10 @@ class AgentAdmin(DepartmentScopedAdmin):
             },
         ),
         (_("提示词"), {"fields": ["template"]}),
-        (_("模型"), {"fields": ["endpoint", "model_name", "temperature", "max_tokens"]}),
+        (
+            _("模型"),
+            {"fields": ["endpoint", "model_name", "fallback_endpoint", "fallback_model_name", "temperature", "max_tokens"]},
+        ),
         (_("知识与工具"), {"fields": ["knowledge_bases", "tools", "max_tool_steps"]}),
         (_("安全护栏"), {"fields": ["mask_personal_data", "sensitive_word_lists", "requires_review", "ai_label"]}),
         (_("输出"), {"fields": ["output_mode", "output_schema"]}),

@@ -25,6 +25,8 @@ def agent_snapshot(*, agent: Agent) -> dict:
             "model_name": agent.model_name,
             "temperature": str(agent.temperature),
             "max_tokens": agent.max_tokens,
+            "fallback_endpoint_id": agent.fallback_endpoint_id,
+            "fallback_model_name": agent.fallback_model_name,
         },
         "knowledge_base_ids": sorted(agent.knowledge_bases.values_list("pk", flat=True)),
         "tools": [

@@ -5,6 +5,7 @@ from .catalog import Scenario
 from .endpoints import ModelEndpoint
 from .knowledge import Document, KnowledgeBase, Passage
 from .prompts import PromptTemplate, PromptVariable
+from .runs import Conversation, Run, UsageCounter
 from .safety import SensitiveWordList
 from .tools import AllowedHost, Tool
 
@@ -12,13 +13,16 @@ __all__ = [
     "Agent",
     "AgentVersion",
     "AllowedHost",
+    "Conversation",
     "Document",
     "KnowledgeBase",
     "ModelEndpoint",
     "Passage",
     "PromptTemplate",
     "PromptVariable",
+    "Run",
     "Scenario",
     "SensitiveWordList",
     "Tool",
+    "UsageCounter",
 ]

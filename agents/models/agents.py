@@ -70,6 +70,16 @@ class Agent(models.Model):
         help_text=_("留空：不调用大模型，只根据知识库检索结果作答并注明出处。"),
     )
     model_name = models.CharField(_("模型名称"), max_length=100, blank=True)
+    fallback_endpoint = models.ForeignKey(
+        ModelEndpoint,
+        verbose_name=_("备用模型服务"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="fallback_agents",
+        help_text=_("主模型服务不可用（超时、限流、5xx）时改用此服务。"),
+    )
+    fallback_model_name = models.CharField(_("备用模型名称"), max_length=100, blank=True)
     temperature = models.DecimalField(
         _("温度"),
         max_digits=3,
@@ -145,6 +155,17 @@ class Agent(models.Model):
                 }
         elif self.model_name:
             errors["model_name"] = _("未选择模型服务时不能填写模型名称。")
+        if self.fallback_endpoint_id:
+            if not self.endpoint_id:
+                errors["fallback_endpoint"] = _("先选择主模型服务，再设置备用模型服务。")
+            elif self.fallback_endpoint.kind != ModelEndpoint.Kind.CHAT:
+                errors["fallback_endpoint"] = _("请选择对话模型服务。")
+            elif self.fallback_model_name not in self.fallback_endpoint.models_list():
+                errors["fallback_model_name"] = _("模型名称必须是该模型服务提供的模型之一：%(names)s。") % {
+                    "names": "、".join(self.fallback_endpoint.models_list())
+                }
+        elif self.fallback_model_name:
+            errors["fallback_model_name"] = _("未选择备用模型服务时不能填写备用模型名称。")
         if self.output_mode == self.OutputMode.STRUCTURED:
             from ..builder.schemas import schema_problems
 

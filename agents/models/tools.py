@@ -53,10 +53,14 @@ class Tool(models.Model):
 
 
 class AllowedHost(models.Model):
-    """A host outbound calls (HTTP tools) may reach; managed by platform admins. ``*.`` allows subdomains."""
+    """A destination outbound calls may reach, by host name (``*.`` allows subdomains) or address range;
+    managed by platform admins."""
 
     pattern = models.CharField(
-        _("主机"), max_length=200, unique=True, help_text=_("例如 api.example.gov.cn 或 *.gov.cn")
+        _("主机"),
+        max_length=200,
+        unique=True,
+        help_text=_("主机名（api.example.gov.cn）、通配主机名（*.gov.cn）、IP 地址或地址段（10.20.0.0/16）。"),
     )
     note = models.CharField(_("说明"), max_length=200, blank=True)
 

@@ -1,0 +1,239 @@
+"""Conversations, runs (one execution of an agent, with its full trace) and usage counters."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from encrypted_fields.fields import EncryptedTextField
+
+from tenants.models import Department
+from tenants.scoping import ScopedQuerySet
+
+from .agents import Agent, AgentVersion
+from .endpoints import ModelEndpoint
+
+
+class ConversationQuerySet(ScopedQuerySet):
+    def owned_by(self, user) -> ConversationQuerySet:
+        """The user's own conversations (nobody else's, whatever their role)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(user=user, is_deleted=False)
+
+
+class Conversation(models.Model):
+    """A thread of runs between one user and one agent. ``department`` is the caller's department."""
+
+    audit_log = False
+
+    department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="conversations"
+    )
+    agent = models.ForeignKey(Agent, verbose_name=_("智能体"), on_delete=models.PROTECT, related_name="conversations")
+    title = models.CharField(_("标题"), max_length=200, blank=True)
+    # The placeholder → value mapping of every personal datum seen in this conversation, so that one
+    # value keeps one placeholder across turns. Encrypted at rest.
+    mask_mapping = EncryptedTextField(_("脱敏映射"), blank=True, default="")
+    is_deleted = models.BooleanField(_("已删除"), default=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("会话")
+        verbose_name_plural = _("会话")
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["user", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title or str(self.pk)
+
+
+class RunQuerySet(ScopedQuerySet):
+    """Runs belong to the agent's department: its admins and reviewers see their traces."""
+
+
+class Run(models.Model):
+    """One execution of an agent version, whatever the entry point, with everything needed to trace it.
+
+    Texts are stored masked (placeholders such as 【手机号1】); ``mask_mapping`` (encrypted) restores
+    them for viewers entitled to see personal data. ``metered_at`` is set exactly once, in the same
+    transaction that adds the run to the usage counters.
+    """
+
+    audit_log = False
+
+    class Via(models.TextChoices):
+        CHAT = "chat", _("工作台")
+        API = "api", _("REST API")
+        OPENAI = "openai", _("OpenAI 兼容接口")
+        BATCH = "batch", _("批量任务")
+        PLAYGROUND = "playground", _("后台试运行")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("运行中")
+        SUCCEEDED = "succeeded", _("完成")
+        INCOMPLETE = "incomplete", _("未完成")
+        FAILED = "failed", _("失败")
+        BLOCKED = "blocked", _("已拦截")
+
+    class Review(models.TextChoices):
+        NONE = "", _("无需审核")
+        PENDING = "pending", _("待审核")
+        APPROVED = "approved", _("已通过")
+        EDITED = "edited", _("修改后通过")
+        REJECTED = "rejected", _("已驳回")
+
+    department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+")
+    caller_department = models.ForeignKey(
+        Department,
+        verbose_name=_("使用部门"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    agent = models.ForeignKey(Agent, verbose_name=_("智能体"), on_delete=models.PROTECT, related_name="runs")
+    version = models.ForeignKey(
+        AgentVersion,
+        verbose_name=_("版本"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+        help_text=_("后台试运行草稿时为空。"),
+    )
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("会话"), null=True, blank=True, on_delete=models.CASCADE, related_name="runs"
+    )
+    # A run outlives the account that made it, unchanged.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("使用人"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    via = models.CharField(_("入口"), max_length=20, choices=Via.choices, default=Via.CHAT)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    error = models.TextField(_("错误"), blank=True)
+
+    # What went in (masked).
+    input_text = models.TextField(_("输入"), blank=True)
+    form_values = models.JSONField(_("表单"), default=dict, blank=True)
+    attachments = models.JSONField(_("附件"), default=list, blank=True)
+    prompt_messages = models.JSONField(_("发送给模型的提示词"), default=list, blank=True)
+    retrieved = models.JSONField(_("检索到的段落"), default=list, blank=True)
+    steps = models.JSONField(_("工具调用"), default=list, blank=True)
+
+    # What came out (masked).
+    answer = models.TextField(_("回答"), blank=True)
+    reasoning = models.TextField(_("推理过程"), blank=True)
+    output_data = models.JSONField(_("结构化结果"), null=True, blank=True)
+    guardrails = models.JSONField(_("安全检查"), default=dict, blank=True)
+    retrieval_only = models.BooleanField(_("仅检索模式"), default=False)
+    ai_label = models.BooleanField(_("AI 生成标识"), default=True)
+    mask_mapping = EncryptedTextField(_("脱敏映射"), blank=True, default="")
+
+    # The model.
+    endpoint = models.ForeignKey(
+        ModelEndpoint, verbose_name=_("模型服务"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    endpoint_name = models.CharField(_("模型服务名称"), max_length=100, blank=True)
+    model_name = models.CharField(_("模型"), max_length=100, blank=True)
+    model_calls = models.PositiveIntegerField(_("模型调用次数"), default=0)
+    input_tokens = models.PositiveIntegerField(_("输入 token"), default=0)
+    output_tokens = models.PositiveIntegerField(_("输出 token"), default=0)
+    tokens_estimated = models.BooleanField(_("token 为估算"), default=False)
+    cost = models.DecimalField(_("估算费用（元）"), max_digits=12, decimal_places=6, default=0)
+    ttft_ms = models.PositiveIntegerField(_("首字延迟（毫秒）"), null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(_("总耗时（毫秒）"), null=True, blank=True)
+    started_at = models.DateTimeField(_("开始时间"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    metered_at = models.DateTimeField(_("计量时间"), null=True, blank=True, editable=False)
+
+    # Human review.
+    review_status = models.CharField(
+        _("审核"), max_length=20, choices=Review.choices, default=Review.NONE, blank=True, db_index=True
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审核人"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    review_reason = models.TextField(_("审核意见"), blank=True)
+    final_text = models.TextField(_("最终文本"), blank=True)
+
+    # Feedback from the requester.
+    rating = models.SmallIntegerField(_("评价"), null=True, blank=True, choices=[(1, "👍"), (-1, "👎")])
+    rating_comment = models.CharField(_("评价意见"), max_length=500, blank=True)
+    rated_at = models.DateTimeField(_("评价时间"), null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("运行记录")
+        verbose_name_plural = _("运行记录")
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["department", "-started_at"]),
+            models.Index(fields=["agent", "-started_at"]),
+            models.Index(fields=["conversation", "started_at"]),
+            models.Index(fields=["department", "review_status"], name="run_review_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.Status.RUNNING
+
+    @property
+    def delivered_text(self) -> str:
+        """What the requester may use: the reviewed text when reviewed, nothing while review is pending."""
+        if self.review_status in (self.Review.PENDING, self.Review.REJECTED):
+            return ""
+        return self.final_text or self.answer
+
+
+class UsageCounter(models.Model):
+    """Runs and tokens per day, caller department, agent and user; each run is added exactly once."""
+
+    audit_log = False
+
+    day = models.DateField(_("日期"))
+    department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, verbose_name=_("智能体"), on_delete=models.CASCADE, related_name="+")
+    user_id = models.IntegerField(_("用户"), null=True, blank=True)
+    runs = models.PositiveIntegerField(_("运行次数"), default=0)
+    failed_runs = models.PositiveIntegerField(_("失败次数"), default=0)
+    input_tokens = models.PositiveBigIntegerField(_("输入 token"), default=0)
+    output_tokens = models.PositiveBigIntegerField(_("输出 token"), default=0)
+    cost = models.DecimalField(_("估算费用（元）"), max_digits=14, decimal_places=6, default=0)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("用量")
+        verbose_name_plural = _("用量")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "department", "agent", "user_id"],
+                name="usage_counter_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.department_id} {self.agent_id}"
