@@ -76,7 +76,16 @@ class AgentAdmin(DepartmentScopedAdmin):
         (_("提示词"), {"fields": ["template"]}),
         (
             _("模型"),
-            {"fields": ["endpoint", "model_name", "fallback_endpoint", "fallback_model_name", "temperature", "max_tokens"]},
+            {
+                "fields": [
+                    "endpoint",
+                    "model_name",
+                    "fallback_endpoint",
+                    "fallback_model_name",
+                    "temperature",
+                    "max_tokens",
+                ]
+            },
         ),
         (_("知识与工具"), {"fields": ["knowledge_bases", "tools", "max_tool_steps"]}),
         (_("安全护栏"), {"fields": ["mask_personal_data", "sensitive_word_lists", "requires_review", "ai_label"]}),
@@ -122,6 +131,11 @@ class AgentAdmin(DepartmentScopedAdmin):
                 name="{}_{}_publish".format(*info),
             ),
             path(
+                "<int:object_id>/playground/",
+                self.admin_site.admin_view(self.playground_view),
+                name="{}_{}_playground".format(*info),
+            ),
+            path(
                 "<int:object_id>/versions/",
                 self.admin_site.admin_view(self.versions_view),
                 name="{}_{}_versions".format(*info),
@@ -161,6 +175,45 @@ class AgentAdmin(DepartmentScopedAdmin):
             messages.SUCCESS,
         )
         return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
+
+    def playground_view(self, request, object_id):
+        """Try the agent out: the draft (or the published version) runs through the one runtime."""
+        from ..runtime.access import AgentNotAvailable
+        from ..runtime.pipeline import RunInputInvalid, run_execute
+
+        agent = self._editable(request, object_id)
+        draft = request.POST.get("target", "draft") != "published"
+        variables = agent_snapshot(agent=agent)["template"]["variables"]
+        values = {v["name"]: request.POST.get(f"var_{v['name']}", "") for v in variables}
+        error = ""
+        if request.method == "POST":
+            try:
+                run = run_execute(
+                    principal=request.user,
+                    agent=agent,
+                    message=request.POST.get("message", ""),
+                    form_values={k: v for k, v in values.items() if v.strip()} if variables else {},
+                    via="playground",
+                    draft=draft,
+                )
+            except AgentNotAvailable:
+                error = gettext("此智能体还没有发布版本，请选择“草稿”试运行或先发布。")
+            except RunInputInvalid as exc:
+                error = str(exc)
+            else:
+                return redirect(reverse("admin:agents_run_change", args=[run.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": agent,
+            "title": gettext("试运行：%(name)s") % {"name": agent.name},
+            "variables": [{**v, "value": values.get(v["name"], "")} for v in variables],
+            "message": request.POST.get("message", ""),
+            "draft": draft,
+            "error": error,
+            "recent": agent.runs.filter(via="playground").order_by("-started_at")[:10],
+        }
+        return TemplateResponse(request, "admin/agents/agent/playground.html", context)
 
     def restore_view(self, request, object_id, number):
         return require_POST(self._restore)(request, object_id, number)

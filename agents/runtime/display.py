@@ -42,3 +42,37 @@ class StreamUnmasker:
     def flush(self) -> str:
         out, self._pending = self._pending, ""
         return unmask(out, self.mapping)
+
+
+def run_trace(*, run: Run, user) -> dict:
+    """Everything about a run, its texts as ``user`` may see them (unmasked only when entitled)."""
+    mapping = run_mapping_for(run=run, user=user)
+
+    def show(text):
+        return unmask(text or "", mapping)
+
+    return {
+        "run": run,
+        "unmasked": bool(mapping),
+        "input_text": show(run.input_text),
+        "form_values": [(name, show(value)) for name, value in (run.form_values or {}).items()],
+        "attachments": [{**a, "text": show(a.get("text", ""))} for a in run.attachments or []],
+        "prompt_messages": [
+            {**m, "content": show(m.get("content") or ""), "tool_calls": m.get("tool_calls") or []}
+            for m in run.prompt_messages or []
+        ],
+        "retrieved": [{**h, "text": show(h.get("text", ""))} for h in run.retrieved or []],
+        "steps": [
+            {
+                **s,
+                "arguments_text": show(json.dumps(s.get("arguments"), ensure_ascii=False, indent=1)),
+                "result_text": show(json.dumps(s.get("result"), ensure_ascii=False, indent=1)),
+            }
+            for s in run.steps or []
+        ],
+        "answer": show(run.answer),
+        "reasoning": show(run.reasoning),
+        "final_text": show(run.final_text),
+        "output_json": json.dumps(run.output_data, ensure_ascii=False, indent=1) if run.output_data is not None else "",
+        "guardrails": run.guardrails or {},
+    }

@@ -1,0 +1,59 @@
+"""Run traces in the admin: read-only, for the admins of the agent's department."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from tenants.admin import DepartmentScopedAdmin
+from tenants.models import User
+
+from ..models import Run
+from ..runtime.display import run_trace
+
+
+@admin.register(Run)
+class RunAdmin(DepartmentScopedAdmin):
+    list_display = ["started_at", "agent", "user_name", "via", "status", "review_status", "latency_ms", "tokens"]
+    list_filter = ["status", "via", "review_status", "retrieval_only", "department"]
+    search_fields = ["agent__name", "input_text"]
+    list_select_related = ["agent", "department"]
+    date_hierarchy = "started_at"
+    list_per_page = 50
+    show_full_result_count = False
+    change_form_template = "admin/agents/run/change_form.html"
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("使用人"))
+    def user_name(self, obj):
+        return _user_label(obj.user_id)
+
+    @admin.display(description=_("token"))
+    def tokens(self, obj):
+        return obj.input_tokens + obj.output_tokens
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {}
+        if run is not None:
+            extra = {
+                "trace": run_trace(run=run, user=request.user),
+                "run_user": _user_label(run.user_id),
+                "reviewer": _user_label(run.reviewer_id) if run.reviewer_id else "",
+            }
+        return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
+
+
+def _user_label(user_id) -> str:
+    if user_id is None:
+        return "—"
+    user = User.objects.filter(pk=user_id).only("username", "display_name").first()
+    return str(user) if user else f"#{user_id}"
