@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit
+
 from django.db import transaction
 
 from tenants import audit
 from tenants.models import Department
 
 from .builder.services import agent_publish, scenario_clone
-from .models import Agent, Document, KnowledgeBase, Scenario
+from .models import Agent, AgentVersion, AllowedHost, Document, KnowledgeBase, ModelEndpoint, Scenario
 
 # Which catalog areas each demo bureau draws its agents from.
 DEMO_AGENTS = {
@@ -67,4 +70,50 @@ def demo_knowledge_load() -> list[Document]:
                     district.granted_departments.add(department)
             for agent in Agent.objects.filter(department__code=code).exclude(scenario_key=""):
                 agent.knowledge_bases.add(*[kb for kb in (own,) if kb is not None])
+        _republish_changed()
     return created
+
+
+@transaction.atomic
+def demo_model_load(environ=None) -> ModelEndpoint | None:
+    """With ``OPENAI_BASE_URL`` (and ``OPENAI_API_KEY``, ``OPENAI_MODEL``) set, the demo agents use that model.
+
+    The endpoint is registered platform-wide, its host put on the egress allow-list (setting the
+    variables is the operator's explicit choice), and the demo agents republished with it. Without
+    the variables nothing changes: the agents answer in retrieval-only mode.
+    """
+    environ = os.environ if environ is None else environ
+    base_url = (environ.get("OPENAI_BASE_URL") or "").strip()
+    if not base_url:
+        return None
+    model = (environ.get("OPENAI_MODEL") or "deepseek-chat").strip()
+    host = urlsplit(base_url).hostname or ""
+    with audit.context(via="demo"):
+        if host:
+            AllowedHost.objects.get_or_create(pattern=host, defaults={"note": "OPENAI_BASE_URL"})
+        endpoint, _ = ModelEndpoint.objects.get_or_create(
+            department=None,
+            name="演示模型服务",
+            defaults={"base_url": base_url, "model_names": model, "kind": ModelEndpoint.Kind.CHAT},
+        )
+        endpoint.base_url = base_url
+        endpoint.model_names = model
+        endpoint.is_active = True
+        key = (environ.get("OPENAI_API_KEY") or "").strip()
+        if key:
+            endpoint.api_key = key
+        endpoint.save()
+        demo_agents = Agent.objects.filter(department__code__in=list(DEMO_AGENTS)).exclude(scenario_key="")
+        demo_agents.update(endpoint=endpoint, model_name=model)
+        _republish_changed()
+    return endpoint
+
+
+def _republish_changed() -> None:
+    """Publish the demo agents whose draft differs from their live version (after demo changes)."""
+    from .builder.snapshot import agent_snapshot
+
+    for agent in Agent.objects.filter(department__code__in=list(DEMO_AGENTS)).exclude(scenario_key=""):
+        live = agent.current_version
+        if live is None or AgentVersion.canonical(agent_snapshot(agent=agent)) != live.snapshot_text:
+            agent_publish(agent=agent, user=None, note="演示数据")

@@ -35,7 +35,7 @@ class Conversation(models.Model):
     title = models.CharField(_("标题"), max_length=200, blank=True)
     # The placeholder → value mapping of every personal datum seen in this conversation, so that one
     # value keeps one placeholder across turns. Encrypted at rest.
-    mask_mapping = EncryptedTextField(_("脱敏映射"), blank=True, default="")
+    mask_mapping = EncryptedTextField(_("脱敏映射"), null=True, blank=True, default="")
     is_deleted = models.BooleanField(_("已删除"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -138,7 +138,7 @@ class Run(models.Model):
     guardrails = models.JSONField(_("安全检查"), default=dict, blank=True)
     retrieval_only = models.BooleanField(_("仅检索模式"), default=False)
     ai_label = models.BooleanField(_("AI 生成标识"), default=True)
-    mask_mapping = EncryptedTextField(_("脱敏映射"), blank=True, default="")
+    mask_mapping = EncryptedTextField(_("脱敏映射"), null=True, blank=True, default="")
 
     # The model.
     endpoint = models.ForeignKey(

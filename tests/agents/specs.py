@@ -3,7 +3,16 @@
 import itertools
 import json
 
-from agents.models import Agent, Document, KnowledgeBase, ModelEndpoint, PromptTemplate, SensitiveWordList, Tool
+from agents.models import (
+    Agent,
+    Document,
+    KnowledgeBase,
+    ModelEndpoint,
+    PromptTemplate,
+    Run,
+    SensitiveWordList,
+    Tool,
+)
 from tests.agents.factories import (
     ALLOWED_HOST,
     make_agent,
@@ -193,6 +202,8 @@ class AgentSpec(AdminSpec):
             "template": template.pk,
             "endpoint": "",
             "model_name": "",
+            "fallback_endpoint": "",
+            "fallback_model_name": "",
             "temperature": "0.3",
             "max_tokens": 1000,
             "max_tool_steps": 3,
@@ -203,3 +214,32 @@ class AgentSpec(AdminSpec):
             "assigned_roles": ["staff"],
             "minutes_saved": 20,
         }
+
+
+@admin_spec
+class RunSpec(AdminSpec):
+    """Run traces are read-only records: nobody adds, changes or deletes them in the admin."""
+
+    model = Run
+    can_add = False
+    can_change = False
+    can_delete = False
+    movable = False
+
+    def create(self, tenant):
+        agent = make_agent(tenant.department, name=f"运行记录智能体{next(_n)}")
+        return Run.objects.create(
+            department=tenant.department,
+            caller_department=tenant.department,
+            agent=agent,
+            user=tenant.staff,
+            input_text="问题",
+            answer="回答",
+            status=Run.Status.SUCCEEDED,
+        )
+
+    def form_data(self, tenant, obj=None):
+        return {"status": "failed", "answer": "改过的回答", "department": tenant.department.pk}
+
+    def label(self, obj):
+        return obj.agent.name

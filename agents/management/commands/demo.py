@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from agents.demo import demo_agents_load, demo_knowledge_load
+from agents.demo import demo_agents_load, demo_knowledge_load, demo_model_load
 from tenants.demo import demo_departments_load, demo_loaded
 
 
@@ -18,14 +18,26 @@ class Command(BaseCommand):
             self.stdout.write(_("演示数据已存在，沿用现有数据（密码仅在首次创建时显示）。"))
             demo_agents_load()
             demo_knowledge_load()
+            self._model()
             return
         accounts = demo_departments_load(password=password)
         agents = demo_agents_load()
         self.stdout.write(_("已为演示部门发布 %(n)s 个智能体。") % {"n": len(agents)})
         documents = demo_knowledge_load()
         self.stdout.write(_("已将 %(n)s 份演示政策文件交给后台处理。") % {"n": len(documents)})
+        self._model()
         self.stdout.write(self.style.SUCCESS(_("已创建演示数据。以下账号密码只显示这一次，请妥善保存：")))
         width = max(len(a.username) for a in accounts)
         for account in accounts:
             line = f"  {account.username.ljust(width)}  {account.password}  {account.role} · {account.department}"
             self.stdout.write(line)
+
+    def _model(self):
+        endpoint = demo_model_load()
+        if endpoint is None:
+            self.stdout.write(_("未设置 OPENAI_BASE_URL：演示智能体以“仅检索”模式回答（未连接大语言模型）。"))
+        else:
+            self.stdout.write(
+                _("演示智能体使用模型服务 %(url)s（模型 %(model)s）。")
+                % {"url": endpoint.base_url, "model": endpoint.model_names}
+            )
