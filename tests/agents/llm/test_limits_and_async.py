@@ -1,0 +1,157 @@
+"""Concurrency limits per endpoint, and the asynchronous gateway (the one the ASGI runtime uses)."""
+
+import asyncio
+import threading
+from contextlib import aclosing
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+
+from agents.llm import (
+    Completed,
+    ModelRejected,
+    ModelUnavailable,
+    ReasoningDelta,
+    StreamBroken,
+    Target,
+    TextDelta,
+    ToolCall,
+    achat_complete,
+    achat_stream,
+    chat_stream,
+)
+from tests.agents.factories import make_endpoint
+from tests.fakes.openai_server import Reply
+
+ASK = [{"role": "user", "content": "12345 热线工单：小区路灯不亮，请分类。"}]
+SLOW = {"text": list("城市管理类"), "chunk_delay": 0.15}
+
+
+async def acollect(**kwargs):
+    events = []
+    async with aclosing(achat_stream(messages=ASK, **kwargs)) as stream:
+        async for event in stream:
+            events.append(event)
+    return events
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_calls_beyond_the_endpoints_limit_wait_their_turn(transactional_db, tenant_a, tenant_b, fake_openai, limit):
+    from agents.models import AllowedHost
+
+    AllowedHost.objects.get_or_create(pattern="127.0.0.1")
+    endpoint = make_endpoint(tenant_a.department, base_url=fake_openai.base_url, max_concurrency=limit)
+    fake_openai.script(SLOW, SLOW)
+    results, start = [], threading.Barrier(2)
+
+    def ask():
+        start.wait()
+        try:
+            results.append(list(chat_stream(targets=[Target(endpoint, "fake-chat")], messages=ASK))[-1])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert [r.text for r in results] == ["城市管理类"] * 2
+    assert fake_openai.max_active == limit, "the model server never saw more calls at once than allowed"
+
+
+def test_a_reader_who_leaves_frees_the_slot_and_hangs_up(endpoint, fake_openai, wait_for):
+    endpoint.max_concurrency = 1
+    endpoint.save()
+    fake_openai.script(Reply(text=["路灯", "报修"], stall_after=1), Reply(text="城市管理类"))
+    stream = chat_stream(targets=[Target(endpoint, "fake-chat")], messages=ASK)
+    assert next(stream) == TextDelta("路灯")
+    stream.close()  # the browser went away
+    wait_for(lambda: fake_openai.hanging == 0, timeout=10)
+    done = list(chat_stream(targets=[Target(endpoint, "fake-chat")], messages=ASK, slot_wait_seconds=1))[-1]
+    assert done.text == "城市管理类"
+
+
+def test_async_calls_share_the_limit_and_a_full_endpoint_says_so(endpoint, fake_openai):
+    endpoint.max_concurrency = 1
+    endpoint.save()
+    fake_openai.script(SLOW, SLOW, Reply(text=list("第一"), stall_after=1))
+
+    async def scenario():
+        first, second = await asyncio.gather(
+            acollect(targets=[Target(endpoint, "fake-chat")]), acollect(targets=[Target(endpoint, "fake-chat")])
+        )
+        assert first[-1].text == second[-1].text == "城市管理类"
+        assert fake_openai.max_active == 1
+
+        # One call holds the only slot (its model has stalled); another waits a bounded time, then is told.
+        holder = asyncio.ensure_future(acollect(targets=[Target(endpoint, "fake-chat")], stall_seconds=2))
+        while len(fake_openai.chat_requests) < 3:
+            await asyncio.sleep(0.02)
+        with pytest.raises(ModelUnavailable, match="正忙") as caught:
+            await achat_complete(targets=[Target(endpoint, "fake-chat")], messages=ASK, slot_wait_seconds=0.2)
+        assert caught.value.attempts == 0 and len(fake_openai.chat_requests) == 3
+        with pytest.raises(StreamBroken) as broken:
+            await holder
+        assert broken.value.partial_text == "第"
+
+    async_to_sync(scenario)()
+
+
+def test_async_stream_separates_reasoning_and_assembles_tool_calls(endpoint, fake_openai):
+    fake_openai.script(
+        Reply(reasoning=["工单描述", "路灯"], reasoning_as="reasoning_content", text=["城市", "管理"]),
+        Reply(
+            text=["<think>", "要查", "</th", "ink>", "查询中"],
+            tool_calls=[{"name": "classify", "arguments": {"k": "路灯"}}],
+        ),
+    )
+
+    async def scenario():
+        events = await acollect(targets=[Target(endpoint, "fake-chat")])
+        assert [type(e) for e in events] == [ReasoningDelta, ReasoningDelta, TextDelta, TextDelta, Completed]
+        assert (events[-1].text, events[-1].reasoning, events[-1].usage.estimated) == (
+            "城市管理",
+            "工单描述路灯",
+            False,
+        )
+
+        done = (await acollect(targets=[Target(endpoint, "fake-chat")]))[-1]
+        assert (done.text, done.reasoning, done.finish_reason) == ("查询中", "要查", "tool_calls")
+        assert done.tool_calls == [ToolCall("call_0", "classify", '{"k": "路灯"}')]
+
+    async_to_sync(scenario)()
+    assert fake_openai.chat_requests[0]["body"]["messages"] == ASK
+
+
+def test_async_faults_behave_like_sync_ones(endpoint, fake_openai, tenant_a):
+    backup = make_endpoint(tenant_a.department, base_url=fake_openai.base_url, models="fake-backup")
+    fake_openai.script(
+        {"status": 429, "headers": {"Retry-After": "1"}},
+        Reply(text=["路灯", "报修"], stall_after=1),
+        {"status": 401},
+        Reply(reasoning="备用", reasoning_as="think", text="城市管理类"),
+        Reply(text=list("一二三"), truncate_after=2),
+    )
+
+    async def scenario():
+        with pytest.raises(StreamBroken) as caught:
+            await acollect(targets=[Target(endpoint, "fake-chat")], stall_seconds=0.5)
+        assert (caught.value.partial_text, caught.value.attempts, caught.value.incomplete) == ("路灯", 2, False)
+
+        done = await achat_complete(
+            messages=ASK, targets=[Target(endpoint, "fake-chat"), Target(backup, "fake-backup")]
+        )
+        assert (done.text, done.reasoning, done.endpoint_id, done.attempts) == ("城市管理类", "备用", backup.pk, 2)
+
+        with pytest.raises(StreamBroken) as caught:
+            await acollect(targets=[Target(endpoint, "fake-chat")])
+        assert (caught.value.partial_text, caught.value.incomplete) == ("一二", True)
+
+        fake_openai.api_key = "sk-right"
+        with pytest.raises(ModelRejected, match="401"):
+            await acollect(targets=[Target(endpoint, "fake-chat")])
+
+    async_to_sync(scenario)()
+    assert len(fake_openai.chat_requests) == 6
