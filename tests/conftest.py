@@ -44,8 +44,14 @@ def _fake_openai_server():
 
 
 @pytest.fixture
-def fake_openai(_fake_openai_server):
-    """The loopback OpenAI-compatible server, reset for each test."""
+def fake_openai(_fake_openai_server, db):
+    """The loopback OpenAI-compatible server, reset for each test.
+
+    Loopback is refused by the egress guard unless a platform admin lists it, so the test lists it.
+    """
+    from agents.models import AllowedHost
+
+    AllowedHost.objects.get_or_create(pattern="127.0.0.1", defaults={"note": "测试用的本机模型服务"})
     _fake_openai_server.reset()
     return _fake_openai_server
 

@@ -71,3 +71,14 @@ class AllowedHost(models.Model):
 
     def __str__(self) -> str:
         return self.pattern
+
+    def clean(self) -> None:
+        # Read the entry exactly as the egress guard will read it, and store it in its normal form.
+        from django.core.exceptions import ValidationError
+
+        from ..egress import pattern_parse
+
+        try:
+            self.pattern = pattern_parse(self.pattern or "").text
+        except ValueError as exc:
+            raise ValidationError({"pattern": str(exc)}) from None
