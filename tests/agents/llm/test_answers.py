@@ -16,6 +16,7 @@ from agents.llm import (
     chat_stream,
     tokens_estimate,
 )
+from agents.llm.reasoning import ThinkSplitter
 from tests.fakes.openai_server import Reply
 
 ASK = [{"role": "system", "content": "你是示范区的政务助手。"}, {"role": "user", "content": "人才补贴怎么申请？"}]
@@ -132,3 +133,21 @@ def test_a_whole_answer_is_read_the_same_way(endpoint, fake_openai):
     assert (done.text, done.reasoning, done.finish_reason) == ("", "需要工具", "tool_calls")
     assert done.tool_calls == [ToolCall("call_0", "lookup", '{"q": "补贴"}')]
     assert done.usage.estimated and done.attempts == 1
+
+
+def test_think_tags_are_found_wherever_the_chunks_are_cut():
+    content = "<think>\n核对第五条</think>\n\n可以申请<b>补贴</b>。"
+    for i in range(len(content) + 1):
+        for j in range(i, len(content) + 1):
+            splitter = ThinkSplitter()
+            pieces = [p for part in (content[:i], content[i:j], content[j:]) for p in splitter.feed(part)]
+            pieces += splitter.flush()
+            text = "".join(t for kind, t in pieces if kind == "text")
+            reasoning = "".join(t for kind, t in pieces if kind == "reasoning")
+            assert (text, reasoning) == ("可以申请<b>补贴</b>。", "核对第五条"), (i, j)
+
+
+def test_a_broken_whole_answer_is_asked_again(endpoint, fake_openai):
+    fake_openai.script(Reply(truncate_after=0), Reply(malformed_after=0), Reply(text="第三次才完整。"))
+    done = chat_complete(targets=[Target(endpoint, "fake-chat")], messages=ASK)
+    assert (done.text, done.attempts, len(fake_openai.chat_requests)) == ("第三次才完整。", 3, 3)
