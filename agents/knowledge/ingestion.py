@@ -164,11 +164,14 @@ def document_ingest(*, document_id: int) -> str:
         _fail(document_id, _("上传的文件已不存在，请重新上传。"))
         return Document.Status.FAILED
     except Exception as exc:
-        from ..llm.gateway import ModelUnavailable
+        from ..llm import ModelRejected, ModelUnavailable
 
         if isinstance(exc, ModelUnavailable):
             _set(document_id, status=Document.Status.QUEUED, progress=0, error=str(exc)[:500])
             raise
+        if isinstance(exc, ModelRejected):  # a wrong key or model name: the admin can fix it, then retry
+            _fail(document_id, _("处理失败：%(reason)s") % {"reason": exc.message})
+            return Document.Status.FAILED
         logger.exception("ingestion of document %s failed", document_id)
         _fail(document_id, _("处理失败：发生内部错误，已记录日志。请重试，或联系平台管理员。"))
         return Document.Status.FAILED

@@ -359,6 +359,8 @@ class _Execution:
         rounds = 0
         while True:
             offer_tools = definitions if definitions and rounds < max_steps else None
+            answer_start, reasoning_start = len(self.answer), len(self.reasoning)
+            raw_text = raw_reasoning = ""
             try:
                 completed = None
                 for event in chat_stream(
@@ -370,10 +372,12 @@ class _Execution:
                     **self._model_options(),
                 ):
                     if isinstance(event, TextDelta):
+                        raw_text += event.text
                         yield from self._emit(event.text)
                         if self.answer_filter.blocked_by:
                             break
                     elif isinstance(event, ModelReasoning):
+                        raw_reasoning += event.text
                         shown = self.reasoning_filter.feed(event.text)
                         if shown:
                             self._first_output()
@@ -395,8 +399,20 @@ class _Execution:
                 yield AnswerReplaced(self.answer)
                 return Run.Status.BLOCKED, ""
             self._count(completed)
-            if completed.reasoning and not self.reasoning:
-                self.reasoning = completed.reasoning
+            yield from self._flush()
+            if completed.reasoning != raw_reasoning:
+                self.reasoning = (
+                    self.reasoning[:reasoning_start] + guardrails.filter_text(completed.reasoning, self.words)[0]
+                )
+            if completed.text != raw_text:
+                # Text streamed before a closing </think> turned out to be reasoning: the answer is corrected.
+                corrected, blocked_by = guardrails.filter_text(completed.text, self.words)
+                if blocked_by:
+                    self._block(blocked_by)
+                    yield AnswerReplaced(self.answer)
+                    return Run.Status.BLOCKED, ""
+                self.answer = self.answer[:answer_start] + corrected
+                yield AnswerReplaced(self.answer)
             if completed.tool_calls and offer_tools:
                 rounds += 1
                 messages.append(

@@ -21,7 +21,7 @@ def test_no_model_answers_with_the_best_passages_and_their_citations(tenant_a, t
     assert isinstance(events[-1], RunFinished)
     assert run.status == Run.Status.SUCCEEDED and run.retrieval_only
     assert "未连接大语言模型" in run.answer
-    assert "3000元" in run.answer and "《人才安居补贴办法》（示人社〔2025〕3号）" in run.answer
+    assert "3000元" in run.answer and "《人才安居补贴办法》 （示人社〔2025〕3号）" in run.answer
     assert streamed == run.answer
     assert run.model_calls == 0 and run.input_tokens == 0 and run.endpoint is None
     assert run.ttft_ms is not None and run.latency_ms >= run.ttft_ms
@@ -72,12 +72,14 @@ def test_empty_input_and_bad_form_values_are_refused_before_anything_runs(tenant
         body="为{{ org }}处理{{ kind }}。",
         variables=[
             {"name": "org", "label": "单位", "type": "short_text"},
-            {"name": "kind", "label": "类型", "type": "choice", "choices": ["投诉", "咨询"]},
+            {"name": "kind", "label": "类型", "type": "choice", "choices": "投诉\n咨询"},
         ],
     )
-    agent = published_agent(tenant_a.department, template=template)
     with pytest.raises(RunInputInvalid, match="请输入问题"):
-        run_execute(principal=tenant_a.staff, agent=agent, message="  ")
+        run_execute(principal=tenant_a.staff, agent=published_agent(tenant_a.department), message="  ")
+    agent = published_agent(tenant_a.department, template=template)
+    with pytest.raises(RunInputInvalid, match="请填写“单位”"):
+        run_execute(principal=tenant_a.staff, agent=agent, message="你好")
     with pytest.raises(RunInputInvalid, match="类型"):
         run_execute(principal=tenant_a.staff, agent=agent, form_values={"org": "应急局", "kind": "表扬"})
     with pytest.raises(RunInputInvalid, match="未定义的字段"):
