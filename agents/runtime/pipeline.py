@@ -334,9 +334,19 @@ class _Execution:
 
     def _retrieval_only(self, *, has_knowledge: bool) -> Iterator[RunEvent]:
         direct = []
-        text = self.question or "\n".join(v for v in self.run.form_values.values() if v)
+        # The caller's own text (the message and attached files) is what the tools work on; long
+        # form fields (a pasted ticket or transcript) too, except for the format checker: a drafting
+        # form's fields are instructions, not a document to check.
+        own_text = "\n\n".join(p for p in [self.question, *(a["text"] for a in self.attachments)] if p.strip())
+        long_fields = {
+            v["name"] for v in self.snapshot["template"]["variables"] if v.get("type") in ("long_text", "file")
+        }
+        field_text = "\n".join(v for k, v in self.run.form_values.items() if k in long_fields and v)
         for tool in self.tools.values():
-            if tool.builtin in retrieval_only.DIRECT_TOOLS and text.strip():
+            if tool.builtin not in retrieval_only.DIRECT_TOOLS:
+                continue
+            text = own_text or ("" if tool.builtin == "document_format_check" else field_text)
+            if text.strip():
                 step = self._run_tool(tool=tool, name=tool.function_name, arguments={"text": text})
                 direct.append(step)
                 yield ToolStep(step)

@@ -59,7 +59,10 @@ def _format_problems(data) -> str:
     for i, problem in enumerate(problems, 1):
         where = _("第 %(line)s 行") % {"line": problem.get("line")} if problem.get("line") else ""
         excerpt = f"“{problem['excerpt']}”" if problem.get("excerpt") else ""
-        lines.append(f"{i}. {where} {excerpt} {problem.get('message', '')}".replace("  ", " ").strip())
+        line = f"{i}. {where} {excerpt} {problem.get('message', '')}".replace("  ", " ").strip()
+        if problem.get("suggestion"):
+            line += " " + _("建议改为：%(s)s") % {"s": problem["suggestion"]}
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -67,7 +70,11 @@ def _ticket_candidates(data) -> str:
     candidates = (data or {}).get("candidates") if isinstance(data, dict) else None
     if not candidates:
         return _("没有找到相近的工单类别。")
-    lines = []
+    lines = [
+        _("建议类别：%(category)s；建议承办部门：%(department)s。")
+        % {"category": data.get("category", ""), "department": data.get("department", "")},
+        _("候选："),
+    ]
     for i, c in enumerate(candidates, 1):
         department = c.get("department") or ""
         score = c.get("score")

@@ -87,3 +87,23 @@ def test_empty_input_and_bad_form_values_are_refused_before_anything_runs(tenant
     assert not Run.objects.exists()
     run = run_execute(principal=tenant_a.staff, agent=agent, form_values={"org": "应急局", "kind": "投诉"})
     assert run.form_values == {"org": "应急局", "kind": "投诉"}
+
+
+def test_tools_that_need_no_model_work_on_the_callers_text(tenant_a, tenant_b):
+    agent = published_agent(tenant_a.department, tools=["document_format_check", "mask_personal_data"])
+    document = (
+        "示范区应急管理局关于做好防汛工作的通知。\n"
+        "示应急[2025]012号\n"
+        "各街道办事处\n"
+        "一.加强值守。\n"
+        "联系人：张三，电话13800138000。\n"
+        "示范区应急管理局\n"
+        "2025年07月01日\n"
+    )
+    run = run_execute(principal=tenant_a.staff, agent=agent, message=document)
+    assert run.status == Run.Status.SUCCEEDED and run.retrieval_only
+    assert {s["tool"] for s in run.steps} == {"mask_personal_data", "document_format_check"}
+    assert "格式问题" in run.answer and "〔2025〕12号" in run.answer  # the corrected issuing number
+    assert "2025年7月1日" in run.answer
+    # The masking tool shows the text with placeholders; the run stores no raw phone number.
+    assert "【手机号1】" in run.answer and "13800138000" not in run.answer
