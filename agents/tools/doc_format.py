@@ -1,0 +1,1055 @@
+"""Check an official document's text against GB/T 9704-2012《党政机关公文格式》, without a model.
+
+``format_check`` reads the plain text of a document (as pasted or extracted from a file), finds its
+parts — the 版头 (issuing authority, 发文字号), the title, the addressee (主送机关), the body with its
+heading levels, the attachment notes (附件说明), the date (成文日期), the attachment pages and the
+版记 (抄送, 印发) — and reports each concrete deviation with its line and column (both from 1, in
+characters) and the text it concerns. Problems about the whole document (a missing title) have
+line 0.
+
+What is checked, by the clause of the standard or of the 《党政机关公文处理工作条例》 it follows:
+
+- 标题 (7.3.1): present; no punctuation at the end; no other punctuation than 书名号, 引号, 括号 and
+  顿号 inside; ends with one of the fifteen document types (通知, 请示, 函 …).
+- 发文字号 (7.2.4): ``机关代字〔年份〕序号号`` — six-sided brackets 〔〕, a four-digit year, no 第, no
+  leading zero, ends with 号. Numbers of documents cited in the body are checked the same way.
+- 主送机关 (7.3.2): the line under the title ends with a full-width colon.
+- 结构层次序数 (7.3.3): 一、 → （一） → 1. → （1）, in that order, with the right punctuation and
+  full-width parentheses, numbered without gaps or repeats, no level skipped.
+- 附件说明 (7.3.4): ``附件：1.名称`` with a full-width colon, numbered items when there are several,
+  no punctuation or 书名号 around the names; matching the attachment pages (7.5) and the references
+  in the body.
+- 成文日期 (7.3.5): Arabic numerals, year in full, no leading zeros (``2025年7月1日``); a real date.
+- 版记 (7.4): ``抄送：`` with a full-width colon and a full stop after the last name; the 印发 date.
+- 请示: the 签发人 beside the number and a contact person in the 附注.
+
+Everything here is deterministic: the same text always gives the same problems, in reading order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from django.utils.translation import gettext as _
+
+ERROR = "error"
+WARNING = "warning"
+
+# The fifteen kinds of official document (《党政机关公文处理工作条例》第八条); 令 is 命令's short form.
+DOC_TYPES = (
+    "决议",
+    "决定",
+    "命令",
+    "令",
+    "公报",
+    "公告",
+    "通告",
+    "意见",
+    "通知",
+    "通报",
+    "报告",
+    "请示",
+    "批复",
+    "议案",
+    "函",
+    "纪要",
+)
+# Kinds that are addressed to someone, so a missing 主送机关 is worth a warning.
+ADDRESSED_TYPES = ("通知", "通报", "报告", "请示", "批复", "函")
+
+SPACES = " \t\u3000\u00a0"
+_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+CN_NUM = "一二三四五六七八九十"
+_CN_VALUE = {c: i for i, c in enumerate("零一二三四五六七八九", start=0)}
+_CN_YEAR_DIGIT = {"〇": "0", "零": "0", "○": "0", "Ｏ": "0", "O": "0", **{c: str(i) for c, i in _CN_VALUE.items()}}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One deviation from the standard: where it is and what to do about it."""
+
+    code: str  # stable identifier, e.g. "number.brackets"
+    message: str  # a Chinese sentence for the person fixing the document
+    line: int  # from 1; 0 when it concerns the whole document
+    column: int  # from 1, in characters; 0 with line 0
+    excerpt: str  # the text concerned, as written
+    severity: str = ERROR  # "error": the standard is broken; "warning": probably wrong, worth a look
+    suggestion: str = ""  # the corrected form, when there is one
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def cn_to_int(text: str) -> int | None:
+    """一 → 1, 十 → 10, 十二 → 12, 二十三 → 23 (up to 99); None if ``text`` is not such a numeral."""
+    if not text or any(c not in CN_NUM for c in text):
+        return None
+    if "十" not in text:
+        return _CN_VALUE[text] if len(text) == 1 else None
+    tens, _sep, units = text.partition("十")
+    if len(tens) > 1 or len(units) > 1 or "十" in units:
+        return None
+    return (_CN_VALUE[tens] if tens else 1) * 10 + (_CN_VALUE[units] if units else 0)
+
+
+def int_to_cn(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    tens, units = divmod(n, 10)
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[units] if units else "")
+
+
+def _cn_digits_to_int(text: str) -> int | None:
+    """二〇二五 → 2025 (year written digit by digit); 七 → 7, 十二 → 12, 三十一 → 31."""
+    if text and all(c in _CN_YEAR_DIGIT for c in text) and len(text) >= 2 and "十" not in text:
+        return int("".join(_CN_YEAR_DIGIT[c] for c in text))
+    return cn_to_int(text)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+@dataclass
+class _Line:
+    number: int  # from 1
+    raw: str
+    indent: int  # leading spaces (half- or full-width)
+
+    @property
+    def text(self) -> str:
+        return self.raw.strip(SPACES)
+
+    def col(self, offset_in_text: int) -> int:
+        return self.indent + offset_in_text + 1
+
+
+def _lines(text: str) -> list[_Line]:
+    out = []
+    for i, raw in enumerate(text.splitlines(), start=1):
+        raw = raw.rstrip(SPACES)
+        out.append(_Line(i, raw, len(raw) - len(raw.lstrip(SPACES))))
+    return out
+
+
+def _short(text: str, length: int = 40) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+# --------------------------------------------------------------------------- patterns
+
+_OPEN = "〔\\[(（【［{｛<《"
+_CLOSE = "〕\\])）】］}｝>》"
+_YEAR = "[0-9０-９]{1,6}|[〇零○一二三四五六七八九]{2,4}"
+# 机关代字 + bracketed year + serial; everything after the code is captured to check it piece by piece.
+_NUMBER = re.compile(
+    rf"(?P<code>[\u4e00-\u9fff][\u4e00-\u9fffA-Za-z]{{0,14}}?)\s*(?P<open>[{_OPEN}])\s*(?P<year>{_YEAR})\s*"
+    rf"(?P<close>[{_CLOSE}])\s*(?P<di>第?)\s*(?P<serial>[0-9０-９]+)\s*(?P<hao>号?)"
+)
+# A header line holding the number alone (perhaps in parentheses, perhaps with the 签发人).
+_NUMBER_LINE = re.compile(
+    rf"^[(（]?\s*(?P<number>{_NUMBER.pattern})\s*[)）]?\s*(?:签发人\s*[：:]\s*(?P<signer>\S.*))?$"
+)
+
+_HEADER_LINE = re.compile(
+    r"^(?:\d{6}"  # 份号
+    r"|(?:绝密|机密|秘密)(?:★.*)?"  # 密级和保密期限
+    r"|(?:特急|加急|特提|平急)"  # 紧急程度
+    r"|(?:绝密|机密|秘密)(?:★\S*)?\s+(?:特急|加急|特提|平急)"
+    r"|.{2,40}文件)$"  # 发文机关标志
+)
+_TYPES_ALT = "|".join(sorted(DOC_TYPES, key=len, reverse=True))
+_TITLE_END = re.compile(rf"(?:{_TYPES_ALT})(?:[（(][^）)]*[）)])?$")
+_TRAILING_PUNCT = "。，、；：！？.,;:!?"
+_TITLE_INNER_PUNCT = re.compile(r"[，。；：！？,;:!?]|(?<![0-9])\.|\.(?![0-9])")
+_AGENCY_END = re.compile(
+    r"(?:政府|委员会|党委|党组|局|委|办|厅|部|院|署|会|处|科|室|所|站|队|中心|单位|部门|公司|集团|街道|办事处|乡|镇|村|社区|学校|大学|学院|医院)$"
+)
+_BODY_OPENERS = ("为", "根据", "按照", "经", "现将", "近日", "近期", "今年", "去年", "依据", "鉴于", "关于")
+
+_DATE_ARABIC = re.compile(r"(?P<y>\d{1,4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?P<unit>[日号])")
+_DATE_CN = re.compile(
+    r"(?P<y>[〇零○ＯO一二三四五六七八九]{2,4})\s*年\s*(?P<m>[一二三四五六七八九十]{1,2})\s*月"
+    r"\s*(?P<d>[一二三四五六七八九十]{1,3})\s*(?P<unit>[日号])"
+)
+_DATE_SEP = re.compile(r"(?P<y>\d{2,4})(?P<sep>[-./／])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})")
+_DATE_FORMS = (_DATE_ARABIC, _DATE_CN, _DATE_SEP)
+_PRINTED = re.compile(r"^(?P<org>.+?)\s*(?P<date>\S+?)\s*印发$")
+
+_ATTACHMENT_NOTE = re.compile(r"^附\s*件\s*(?P<colon>[：:])?\s*(?P<rest>.*)$")
+_ATTACHMENT_PAGE = re.compile(r"^附\s*件\s*(?P<n>[0-9０-９]{1,2})?$")
+_ITEM = re.compile(r"^(?P<n>[0-9]{1,2})(?![0-9])\s*(?P<mark>[.．、，,:：)）])\s*(?P<name>.*)$")
+_ATTACHMENT_REF = re.compile(r"附件\s*(?P<n>[0-9０-９]{1,2})?")
+
+_CN = f"[{CN_NUM}]{{1,3}}"
+# Heading markers; "bad" forms are matched first and reported with the right form.
+_HEADINGS = [
+    # level 1: 一、
+    (1, re.compile(rf"^(?P<n>{_CN})、"), None),
+    (1, re.compile(rf"^(?P<n>{_CN})\s*(?P<bad>[.．,，:：])"), "{cn}、"),
+    # level 2: （一）
+    (2, re.compile(rf"^（\s*(?P<n>{_CN})\s*）(?![、.．,，])"), None),
+    (2, re.compile(rf"^(?P<bad>[(（]\s*(?P<n>{_CN})\s*[)）][、.．,，]?)"), "（{cn}）"),
+    # level 3: 1.
+    (3, re.compile(r"^(?P<n>[0-9]{1,2})[.．](?![0-9])"), None),
+    (3, re.compile(r"^(?P<n>[0-9]{1,2})\s*(?P<bad>[、,，:：])(?![0-9])"), "{n}."),
+    # level 4: （1）
+    (4, re.compile(r"^（\s*(?P<n>[0-9]{1,2})\s*）(?![、.．,，])"), None),
+    (4, re.compile(r"^(?P<bad>[(（]\s*(?P<n>[0-9]{1,2})\s*[)）][、.．,，]?)"), "（{n}）"),
+    (4, re.compile(r"^(?P<bad>(?P<n>[0-9]{1,2})[)）])(?![0-9])"), "（{n}）"),
+]
+_LEVEL_FORM = {1: "一、", 2: "（一）", 3: "1.", 4: "（1）"}
+
+
+def _marker(level: int, n: int) -> str:
+    return {1: f"{int_to_cn(n)}、", 2: f"（{int_to_cn(n)}）", 3: f"{n}.", 4: f"（{n}）"}[level]
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+class _Checker:
+    def __init__(self, text: str, doc_type: str | None):
+        self.lines = _lines(text)
+        self.nonblank = [ln for ln in self.lines if ln.text]
+        self.problems: list[Problem] = []
+        self.doc_type = (doc_type or "").strip() or None
+        self.signer = False
+
+    def add(self, code, message, line: _Line | None, offset: int, excerpt: str, severity=ERROR, suggestion=""):
+        self.problems.append(
+            Problem(
+                code=code,
+                message=message,
+                line=line.number if line else 0,
+                column=line.col(offset) if line else 0,
+                excerpt=excerpt,
+                severity=severity,
+                suggestion=suggestion,
+            )
+        )
+
+    # ------------------------------------------------------------------ structure
+
+    def run(self) -> list[Problem]:
+        if not self.nonblank:
+            self.add("document.empty", _("没有可检查的公文内容。"), None, 0, "")
+            return self.problems
+        number_line = self._find_number_line()
+        title_lines = self._find_title(number_line)
+        title_text = "".join(ln.text for ln in title_lines)
+        kind = self.doc_type or self._type_of(title_text)
+        after_title = self._index_after(title_lines[-1]) if title_lines else self._first_body_index(number_line)
+        addressee = self._find_addressee(after_title, number_line)
+        body_start = self._index_after(addressee) if addressee else after_title
+        date_line = self._find_date_line(body_start)
+        cc_start = self._find_copy_block(body_start)
+        body_end = self._first_index(
+            [
+                date_line and self.lines.index(date_line),
+                cc_start,
+                self._first_attachment_page(body_start),
+            ]
+        )
+        notes, note_lines = self._find_attachment_notes(body_start, body_end)
+        signature_start = self._signature_start(date_line, body_start)
+        body = [
+            ln
+            for ln in self.lines[body_start : min(body_end, signature_start)]
+            if ln.text and ln.number not in note_lines
+        ]
+
+        if number_line is not None:
+            self._check_number_line(number_line, kind)
+        self._check_title(title_lines, title_text, kind)
+        self._check_addressee(addressee, kind, after_title)
+        self._check_body_numbers(body)
+        self._check_headings(body)
+        self._check_date(date_line, body, kind)
+        pages = self._attachment_pages(body_end, cc_start)
+        self._check_attachments(notes, pages, body)
+        for page in pages:
+            self._check_headings(page["lines"])
+        self._check_copy_block(cc_start)
+        if kind == "请示":
+            self._check_request(number_line)
+        self.problems.sort(key=lambda p: (p.line, p.column))
+        return self.problems
+
+    def _index_after(self, line: _Line) -> int:
+        return self.lines.index(line) + 1
+
+    @staticmethod
+    def _first_index(candidates) -> int:
+        found = [c for c in candidates if c is not None and c is not False]
+        return min(found) if found else 10**9
+
+    def _type_of(self, title: str) -> str | None:
+        match = _TITLE_END.search(title.rstrip(_TRAILING_PUNCT))
+        if not match:
+            return None
+        return next(t for t in sorted(DOC_TYPES, key=len, reverse=True) if match.group(0).startswith(t))
+
+    def _is_number_line(self, ln: _Line) -> re.Match | None:
+        return _NUMBER_LINE.match(ln.text)
+
+    def _find_number_line(self) -> _Line | None:
+        for ln in self.nonblank[:10]:
+            if self._is_number_line(ln):
+                return ln
+        return None
+
+    def _is_header(self, ln: _Line, number_line: _Line | None) -> bool:
+        if _HEADER_LINE.match(ln.text) or ln is number_line:
+            return True
+        # Everything above the 发文字号 belongs to the 版头 (issuing authority's mark, 份号, 密级) —
+        # unless the number stands under the title, as in documents published on the web.
+        if number_line is None or ln.number > number_line.number:
+            return False
+        above = [other for other in self.nonblank if other.number < number_line.number]
+        return not any(_title_like(other.text) for other in above)
+
+    def _first_body_index(self, number_line: _Line | None) -> int:
+        for ln in self.nonblank:
+            if not self._is_header(ln, number_line):
+                return self.lines.index(ln)
+        return len(self.lines)
+
+    def _find_title(self, number_line: _Line | None) -> list[_Line]:
+        """The title's lines (a long title may be broken over two or three adjacent lines)."""
+        start = self._first_body_index(number_line)
+        if start >= len(self.lines):
+            return []
+        block = []
+        for ln in self.lines[start : start + 3]:
+            if not ln.text or self._is_number_line(ln):
+                break
+            block.append(ln)
+        for end in range(len(block)):
+            if _TITLE_END.search(block[end].text.rstrip(_TRAILING_PUNCT)) and len(block[end].text) <= 80:
+                candidate = block[: end + 1]
+                if all("。" not in ln.text.rstrip("。") for ln in candidate):
+                    return candidate
+        # “××局” on one line and “关于××” on the next: the title is both, up to the 关于 line.
+        for end, ln in enumerate(block):
+            if ln.text.startswith("关于") and len(ln.text) <= 80 and "。" not in ln.text:
+                return block[: end + 1]
+        first = block[0]
+        following = self._next_nonblank(self.lines.index(first) + 1, skip_numbers=True)
+        if (
+            len(first.text) <= 50
+            and "。" not in first.text
+            and not first.text.endswith(("：", ":"))
+            and not self._heading_of(first.text)
+            and following is not None
+            and self._looks_like_addressee(following.text)
+        ):
+            return [first]
+        return []
+
+    def _next_nonblank(self, index: int, *, skip_numbers: bool = False) -> _Line | None:
+        for ln in self.lines[index:]:
+            if ln.text and not (skip_numbers and self._is_number_line(ln)):
+                return ln
+        return None
+
+    def _looks_like_addressee(self, text: str) -> bool:
+        if len(text) > 120 or "。" in text or self._heading_of(text) or _ATTACHMENT_NOTE.match(text):
+            return False
+        if any(w in text for w in ("如下", "以下")) or text.startswith(_BODY_OPENERS):
+            return False
+        core = text.rstrip(_TRAILING_PUNCT + SPACES)
+        if text.endswith(("：", ":")):
+            return True
+        return bool(_AGENCY_END.search(core)) and len(core) <= 60
+
+    def _find_addressee(self, index: int, number_line: _Line | None) -> _Line | None:
+        ln = self._next_nonblank(index, skip_numbers=True)
+        if ln is None or not self._looks_like_addressee(ln.text):
+            return None
+        # An agency name without a colon is only an addressee when body text follows it.
+        if not ln.text.endswith(("：", ":")):
+            after = self._next_nonblank(self.lines.index(ln) + 1)
+            if after is None or _is_date(after.text) or len(after.text) < 15:
+                return None
+        return ln
+
+    def _find_date_line(self, start: int) -> _Line | None:
+        for ln in self.lines[start:]:
+            if ln.text and _is_date(ln.text):
+                return ln
+        return None
+
+    def _find_copy_block(self, start: int) -> int | None:
+        for i in range(start, len(self.lines)):
+            text = self.lines[i].text
+            if text.startswith("抄送") or (text.endswith("印发") and _PRINTED.match(text)):
+                return i
+        return None
+
+    def _first_attachment_page(self, start: int) -> int | None:
+        for i in range(start, len(self.lines)):
+            if _ATTACHMENT_PAGE.match(self.lines[i].text):
+                return i
+        return None
+
+    def _signature_start(self, date_line: _Line | None, body_start: int) -> int:
+        """Index of the first signature line (the issuing authority's name right above the date)."""
+        if date_line is None:
+            return 10**9
+        i = self.lines.index(date_line)
+        while i - 1 >= body_start:
+            text = self.lines[i - 1].text
+            if not text or len(text) > 40 or text[-1] in _TRAILING_PUNCT or self._heading_of(text):
+                break
+            if _ATTACHMENT_NOTE.match(text) or _ITEM.match(text):
+                break
+            i -= 1
+        return i
+
+    # ------------------------------------------------------------------ 发文字号
+
+    def _check_number(self, ln: _Line, match: re.Match, offset: int, *, cited: bool) -> None:
+        g = match.groupdict()
+        year = g["year"].translate(_DIGITS)
+        serial = g["serial"].translate(_DIGITS)
+        year_value = int(year) if year.isdigit() else _cn_digits_to_int(year)
+        good_year = str(year_value) if year_value and year_value >= 1000 else year
+        suggestion = f"{g['code']}〔{good_year}〕{int(serial)}号"
+        excerpt = match.group(0)
+        where = _("引用的发文字号") if cited else _("发文字号")
+        col = offset + match.start()
+        if g["open"] != "〔" or g["close"] != "〕":
+            self.add(
+                "number.brackets",
+                _("%(where)s中的年份应使用六角括号“〔〕”，不能用“%(open)s%(close)s”。")
+                % {"where": where, "open": g["open"], "close": g["close"]},
+                ln,
+                offset + match.start("open"),
+                excerpt,
+                suggestion=suggestion,
+            )
+        if not (year.isdigit() and len(year) == 4):
+            self.add(
+                "number.year",
+                _("%(where)s中的年份应使用阿拉伯数字标全称（四位数字），如“〔2025〕”。") % {"where": where},
+                ln,
+                offset + match.start("year"),
+                excerpt,
+                suggestion=suggestion if len(good_year) == 4 else "",
+            )
+        if g["di"]:
+            self.add(
+                "number.di",
+                _("%(where)s中的发文顺序号前不加“第”字。") % {"where": where},
+                ln,
+                offset + match.start("di"),
+                excerpt,
+                suggestion=suggestion,
+            )
+        if len(serial) > 1 and serial.startswith("0"):
+            self.add(
+                "number.leading_zero",
+                _("%(where)s中的发文顺序号不编虚位（1 不编为 01），应写作“%(n)s号”。")
+                % {"where": where, "n": int(serial)},
+                ln,
+                offset + match.start("serial"),
+                excerpt,
+                suggestion=suggestion,
+            )
+        if not g["hao"] and not cited:
+            self.add(
+                "number.missing_hao",
+                _("发文字号的顺序号后应加“号”字。"),
+                ln,
+                col + len(excerpt),
+                excerpt,
+                suggestion=suggestion,
+            )
+
+    def _check_number_line(self, ln: _Line, kind: str | None) -> None:
+        match = self._is_number_line(ln)
+        inner = _NUMBER.search(ln.text)
+        self._check_number(ln, inner, 0, cited=False)
+        self.signer = bool(match.group("signer"))
+
+    def _check_body_numbers(self, body: list[_Line]) -> None:
+        for ln in body:
+            for match in _NUMBER.finditer(ln.text):
+                # Only a citation that ends with 号 is surely a document number.
+                if match.group("hao") and len(match.group("code")) >= 2:
+                    self._check_number(ln, match, 0, cited=True)
+
+    # ------------------------------------------------------------------ 标题
+
+    def _check_title(self, lines: list[_Line], text: str, kind: str | None) -> None:
+        if not lines:
+            self.add(
+                "title.missing",
+                _("未找到公文标题。标题应位于版头之下、主送机关之上，如“关于××的通知”。"),
+                None,
+                0,
+                "",
+            )
+            return
+        last = lines[-1]
+        if last.text[-1] in _TRAILING_PUNCT:
+            self.add(
+                "title.trailing_punctuation",
+                _("标题末尾不加标点符号。"),
+                last,
+                len(last.text) - 1,
+                text,
+                suggestion=text.rstrip(_TRAILING_PUNCT),
+            )
+        for ln in lines:
+            core = ln.text.rstrip(_TRAILING_PUNCT) if ln is last else ln.text
+            for match in _TITLE_INNER_PUNCT.finditer(core):
+                self.add(
+                    "title.punctuation",
+                    _("标题中除法规、规章名称加书名号外，一般不用标点符号（此处有“%(mark)s”）。")
+                    % {"mark": match.group(0)},
+                    ln,
+                    match.start(),
+                    text,
+                    severity=WARNING,
+                )
+        bare = text.rstrip(_TRAILING_PUNCT)
+        if not _TITLE_END.search(bare):
+            self.add(
+                "title.doc_type_missing",
+                _("标题应由发文机关名称、事由和文种组成，末尾缺少文种（如通知、请示、报告、函）。"),
+                last,
+                0,
+                text,
+                severity=WARNING,
+            )
+        elif self.doc_type and not re.search(rf"{re.escape(self.doc_type)}(?:[（(][^）)]*[）)])?$", bare):
+            self.add(
+                "title.doc_type_mismatch",
+                _("标题的文种与所选文种“%(type)s”不一致。") % {"type": self.doc_type},
+                last,
+                0,
+                text,
+                severity=WARNING,
+            )
+
+    # ------------------------------------------------------------------ 主送机关
+
+    def _check_addressee(self, ln: _Line | None, kind: str | None, after_title: int) -> None:
+        if ln is None:
+            if kind in ADDRESSED_TYPES:
+                anchor = self._next_nonblank(after_title, skip_numbers=True)
+                self.add(
+                    "addressee.missing",
+                    _("%(type)s一般应有主送机关，编排于标题之下，末尾标全角冒号。") % {"type": kind},
+                    anchor,
+                    0,
+                    _short(anchor.text) if anchor else "",
+                    severity=WARNING,
+                )
+            return
+        text = ln.text
+        if text.endswith(":"):
+            self.add(
+                "addressee.colon",
+                _("主送机关最后一个机关名称后应标全角冒号“：”，不能用半角冒号。"),
+                ln,
+                len(text) - 1,
+                text,
+                suggestion=text[:-1] + "：",
+            )
+        elif not text.endswith("："):
+            core = text.rstrip(_TRAILING_PUNCT)
+            if text[-1] in _TRAILING_PUNCT:
+                message = _("主送机关末尾应标全角冒号“：”，不能用“%(mark)s”。") % {"mark": text[-1]}
+                code, offset = "addressee.punctuation", len(text) - 1
+            else:
+                message = _("主送机关最后一个机关名称后缺少全角冒号“：”。")
+                code, offset = "addressee.missing_colon", len(text)
+            self.add(code, message, ln, offset, text, suggestion=core + "：")
+
+    # ------------------------------------------------------------------ 层次序数
+
+    def _heading_of(self, text: str):
+        """(level, number, wrong marker or None, correct form) for a line starting with a heading marker."""
+        folded = text.translate(_DIGITS)
+        for level, pattern, right in _HEADINGS:
+            match = pattern.match(folded)
+            if not match:
+                continue
+            raw_n = match.group("n")
+            n = cn_to_int(raw_n) if level <= 2 else int(raw_n)
+            if n is None:
+                continue
+            bad = match.groupdict().get("bad") if right else None
+            if right and bad is None:
+                continue
+            return level, n, (match.group(0) if right else None), match
+        return None
+
+    def _check_headings(self, lines: list[_Line]) -> None:
+        last: dict[int, int | None] = dict.fromkeys(range(1, 5))
+        for ln in lines:
+            found = self._heading_of(ln.text)
+            if not found:
+                continue
+            level, n, wrong, match = found
+            marker = match.group(0)
+            excerpt = _short(ln.text, 30)
+            if wrong:
+                self.add(
+                    "heading.form",
+                    _("第%(level)s层序数应写作“%(right)s”的形式，不能写作“%(wrong)s”。")
+                    % {"level": int_to_cn(level), "right": _LEVEL_FORM[level], "wrong": marker.strip()},
+                    ln,
+                    0,
+                    excerpt,
+                    suggestion=_marker(level, n),
+                )
+            deepest = max((k for k, v in last.items() if v is not None), default=0)
+            if level > deepest + 1 and not (deepest == 0 and level == 3):
+                missing = level - 1
+                self.add(
+                    "heading.skipped_level",
+                    _("结构层次跳级：“%(marker)s”之前缺少第%(missing)s层“%(form)s”（层次依次为一、（一）1.（1））。")
+                    % {"marker": _marker(level, n), "missing": int_to_cn(missing), "form": _LEVEL_FORM[missing]},
+                    ln,
+                    0,
+                    excerpt,
+                    severity=WARNING,
+                )
+            previous = last[level]
+            expected = 1 if previous is None else previous + 1
+            if n != expected:
+                if previous is not None and n == previous:
+                    message = _("序号重复：“%(marker)s”已经用过。") % {"marker": _marker(level, n)}
+                    code = "heading.duplicate"
+                elif previous is None:
+                    message = _("本层序号应从“%(first)s”开始，实为“%(marker)s”。") % {
+                        "first": _marker(level, 1),
+                        "marker": _marker(level, n),
+                    }
+                    code = "heading.first_number"
+                else:
+                    message = _("序号不连续：“%(prev)s”之后应为“%(next)s”，实为“%(marker)s”。") % {
+                        "prev": _marker(level, previous),
+                        "next": _marker(level, expected),
+                        "marker": _marker(level, n),
+                    }
+                    code = "heading.numbering"
+                self.add(code, message, ln, 0, excerpt, suggestion=_marker(level, expected))
+            last[level] = n
+            for deeper in range(level + 1, 5):
+                last[deeper] = None
+
+    # ------------------------------------------------------------------ 成文日期
+
+    def _check_date_text(self, ln: _Line, offset: int, raw: str, what: str) -> None:
+        """Check one written date (``raw`` starts at ``offset`` in the line's text)."""
+        compact = raw.replace(" ", "").replace("\u3000", "")
+        folded = compact.translate(_DIGITS)
+        if m := _DATE_ARABIC.fullmatch(folded):
+            y, mo, d = m.group("y"), m.group("m"), m.group("d")
+            good = f"{int(y)}年{int(mo)}月{int(d)}日" if len(y) == 4 else ""
+            if len(y) != 4:
+                self.add(
+                    "date.year",
+                    _("%(what)s的年份应标全称（四位数字），如“2025年”。") % {"what": what},
+                    ln,
+                    offset,
+                    raw,
+                )
+            if (len(mo) > 1 and mo.startswith("0")) or (len(d) > 1 and d.startswith("0")):
+                self.add(
+                    "date.leading_zero",
+                    _("%(what)s的月、日不编虚位（1 不编为 01），应写作“%(good)s”。") % {"what": what, "good": good},
+                    ln,
+                    offset,
+                    raw,
+                    suggestion=good,
+                )
+            if m.group("unit") == "号":
+                self.add(
+                    "date.unit",
+                    _("%(what)s应写“日”，不写“号”。") % {"what": what},
+                    ln,
+                    offset,
+                    raw,
+                    suggestion=good,
+                )
+            if len(y) == 4 and not _valid_date(int(y), int(mo), int(d)):
+                self.add(
+                    "date.invalid",
+                    _("%(what)s“%(date)s”不是有效的日期。") % {"what": what, "date": raw},
+                    ln,
+                    offset,
+                    raw,
+                )
+            if compact != folded:
+                self.add(
+                    "date.fullwidth_digits",
+                    _("%(what)s应使用半角阿拉伯数字。") % {"what": what},
+                    ln,
+                    offset,
+                    raw,
+                    severity=WARNING,
+                    suggestion=good,
+                )
+            return
+        if m := _DATE_CN.fullmatch(compact):
+            y, mo, d = (_cn_digits_to_int(m.group(k)) for k in ("y", "m", "d"))
+            good = f"{y}年{mo}月{d}日" if y and mo and d and y >= 1000 else ""
+            self.add(
+                "date.chinese_numerals",
+                _("%(what)s应使用阿拉伯数字将年、月、日标全（GB/T 9704-2012），如“%(good)s”。")
+                % {"what": what, "good": good or "2025年7月1日"},
+                ln,
+                offset,
+                raw,
+                suggestion=good,
+            )
+            return
+        if m := _DATE_SEP.fullmatch(folded):
+            y, mo, d = m.group("y"), int(m.group("m")), int(m.group("d"))
+            good = f"{int(y)}年{mo}月{d}日" if len(y) == 4 else ""
+            self.add(
+                "date.separator",
+                _("%(what)s应写作“××××年×月×日”，不能用“%(sep)s”分隔。") % {"what": what, "sep": m.group("sep")},
+                ln,
+                offset,
+                raw,
+                suggestion=good,
+            )
+
+    def _check_date(self, date_line: _Line | None, body: list[_Line], kind: str | None) -> None:
+        if date_line is None:
+            if body and kind != "纪要":  # a 纪要 is dated in its head or its first sentence
+                self.add(
+                    "date.missing",
+                    _("未找到成文日期。成文日期应署在发文机关署名之下，用阿拉伯数字标全年、月、日，如“2025年7月1日”。"),
+                    None,
+                    0,
+                    "",
+                    severity=WARNING,
+                )
+            return
+        self._check_date_text(date_line, 0, date_line.text, _("成文日期"))
+
+    # ------------------------------------------------------------------ 附件
+
+    def _find_attachment_notes(self, start: int, end: int) -> tuple[list[dict], set[int]]:
+        """The 附件说明 items (number, name, line) and the line numbers they take."""
+        end = min(end, len(self.lines))
+        for i in range(start, end):
+            ln = self.lines[i]
+            match = _ATTACHMENT_NOTE.match(ln.text)
+            if not match:
+                continue
+            rest = match.group("rest")
+            if not match.group("colon") and not _ITEM.match(rest.translate(_DIGITS) or "x"):
+                continue  # a sentence starting with 附件, not the note
+            if match.group("colon") == ":":
+                colon_at = ln.text.index(":")
+                self.add(
+                    "attachment.colon",
+                    _("附件说明中“附件”二字后应标全角冒号“：”。"),
+                    ln,
+                    colon_at,
+                    _short(ln.text),
+                    suggestion=ln.text.replace(":", "：", 1),
+                )
+            elif not match.group("colon"):
+                self.add(
+                    "attachment.colon",
+                    _("附件说明中“附件”二字后缺少全角冒号“：”。"),
+                    ln,
+                    2,
+                    _short(ln.text),
+                )
+            items: list[dict] = []
+            taken = {ln.number}
+            if rest:
+                items.append({"line": ln, "offset": ln.text.index(rest), "text": rest})
+            for follow in self.lines[i + 1 : end]:
+                if not follow.text:
+                    break
+                if not _ITEM.match(follow.text.translate(_DIGITS)) or not follow.text.translate(_DIGITS)[0].isdigit():
+                    break
+                items.append({"line": follow, "offset": 0, "text": follow.text})
+                taken.add(follow.number)
+            return self._check_note_items(items), taken
+        return [], set()
+
+    def _check_note_items(self, items: list[dict]) -> list[dict]:
+        notes = []
+        several = len(items) > 1
+        for position, item in enumerate(items, start=1):
+            ln, offset, text = item["line"], item["offset"], item["text"]
+            match = _ITEM.match(text.translate(_DIGITS))
+            numbered = bool(match and text.translate(_DIGITS)[0].isdigit())
+            name = match.group("name") if numbered else text
+            number = int(match.group("n")) if numbered else None
+            if several and not numbered:
+                self.add(
+                    "attachment.numbering",
+                    _("有多个附件时，应使用阿拉伯数字标注附件顺序号，如“附件：1.××××”。"),
+                    ln,
+                    offset,
+                    _short(text),
+                )
+            elif numbered and number != position:
+                self.add(
+                    "attachment.numbering",
+                    _("附件顺序号不连续：第%(pos)s个附件应为“%(pos)s.”，实为“%(n)s”。")
+                    % {"pos": position, "n": number},
+                    ln,
+                    offset,
+                    _short(text),
+                    suggestion=f"{position}.{name}",
+                )
+            if numbered and match.group("mark") not in (".", "．"):
+                self.add(
+                    "attachment.number_format",
+                    _("附件顺序号应写作“%(n)s.”（阿拉伯数字后加下脚点），不能写作“%(wrong)s”。")
+                    % {"n": number, "wrong": f"{number}{match.group('mark')}"},
+                    ln,
+                    offset,
+                    _short(text),
+                    suggestion=f"{number}.{name}",
+                )
+            if numbered and not several:
+                self.add(
+                    "attachment.single_numbered",
+                    _("只有一个附件时不标注顺序号。"),
+                    ln,
+                    offset,
+                    _short(text),
+                    severity=WARNING,
+                    suggestion=name,
+                )
+            if name and name[-1] in _TRAILING_PUNCT:
+                self.add(
+                    "attachment.trailing_punctuation",
+                    _("附件名称后不加标点符号。"),
+                    ln,
+                    offset + len(text) - 1,
+                    _short(text),
+                    suggestion=name.rstrip(_TRAILING_PUNCT),
+                )
+            bare = name.rstrip(_TRAILING_PUNCT)
+            if bare.startswith("《") and bare.endswith("》"):
+                self.add(
+                    "attachment.book_title_marks",
+                    _("附件名称不加书名号。"),
+                    ln,
+                    offset,
+                    _short(text),
+                    severity=WARNING,
+                    suggestion=bare[1:-1],
+                )
+                bare = bare[1:-1]
+            notes.append({"number": number or position, "name": bare, "line": ln})
+        return notes
+
+    def _attachment_pages(self, start: int, end: int | None) -> list[dict]:
+        """Attachment pages after the body: a line “附件1”, the attachment's title, its content."""
+        end = len(self.lines) if end is None else min(end, len(self.lines))
+        pages: list[dict] = []
+        for i in range(start, end):
+            ln = self.lines[i]
+            if not ln.text:
+                continue
+            match = _ATTACHMENT_PAGE.match(ln.text)
+            if match:
+                number = match.group("n")
+                pages.append(
+                    {
+                        "number": int(number.translate(_DIGITS)) if number else None,
+                        "line": ln,
+                        "title": None,
+                        "lines": [],
+                    }
+                )
+            elif pages and pages[-1]["title"] is None:
+                pages[-1]["title"] = ln
+            elif pages:
+                pages[-1]["lines"].append(ln)
+        return pages
+
+    def _check_attachments(self, notes: list[dict], pages: list[dict], body: list[_Line]) -> None:
+        # References in the body: “（附件2）”, “见附件”.
+        refs = []
+        for ln in body:
+            for match in _ATTACHMENT_REF.finditer(ln.text):
+                n = match.group("n")
+                refs.append((ln, match.start(), int(n.translate(_DIGITS)) if n else None, match.group(0)))
+        if refs and not notes and not pages:
+            ln, offset, _n, excerpt = refs[0]
+            self.add(
+                "attachment.referenced_without_note",
+                _("正文提到了附件，但正文之后没有附件说明（“附件：××××”）。"),
+                ln,
+                offset,
+                excerpt,
+            )
+        if notes:
+            for ln, offset, n, excerpt in refs:
+                if n is not None and n > len(notes):
+                    self.add(
+                        "attachment.reference_out_of_range",
+                        _("正文提到“%(ref)s”，但附件说明只列了%(count)s个附件。")
+                        % {"ref": excerpt, "count": len(notes)},
+                        ln,
+                        offset,
+                        excerpt,
+                    )
+        if pages and not notes:
+            page = pages[0]
+            self.add(
+                "attachment.note_missing",
+                _("公文带有附件，但正文之后缺少附件说明（“附件：1.××××”）。"),
+                page["line"],
+                0,
+                page["line"].text,
+            )
+            return
+        if not pages:
+            return
+        if len(pages) != len(notes):
+            self.add(
+                "attachment.count_mismatch",
+                _("附件说明列了%(notes)s个附件，但公文后附了%(pages)s个附件。")
+                % {"notes": len(notes), "pages": len(pages)},
+                pages[0]["line"],
+                0,
+                pages[0]["line"].text,
+            )
+        by_number = {note["number"]: note for note in notes}
+        for position, page in enumerate(pages, start=1):
+            number = page["number"] or (1 if len(pages) == 1 else None)
+            if number is None:
+                self.add(
+                    "attachment.page_number",
+                    _("有多个附件时，附件页的“附件”二字后应标注顺序号，如“附件%(n)s”。") % {"n": position},
+                    page["line"],
+                    0,
+                    page["line"].text,
+                    suggestion=f"附件{position}",
+                )
+                number = position
+            note = by_number.get(number)
+            title = page["title"]
+            if note is None or title is None:
+                continue
+            if _plain(title.text) != _plain(note["name"]):
+                self.add(
+                    "attachment.title_mismatch",
+                    _("附件%(n)s的标题“%(title)s”与附件说明中的名称“%(name)s”不一致。")
+                    % {"n": number, "title": title.text, "name": note["name"]},
+                    title,
+                    0,
+                    title.text,
+                    suggestion=note["name"],
+                )
+
+    # ------------------------------------------------------------------ 版记
+
+    def _check_copy_block(self, start: int | None) -> None:
+        if start is None:
+            return
+        for ln in self.lines[start:]:
+            text = ln.text
+            if text.startswith("抄送"):
+                after = text[2:].lstrip(SPACES)
+                if after.startswith(":"):
+                    self.add(
+                        "cc.colon",
+                        _("“抄送”二字后应标全角冒号“：”。"),
+                        ln,
+                        text.index(":"),
+                        _short(text),
+                        suggestion="抄送：" + after[1:],
+                    )
+                elif not after.startswith("："):
+                    self.add(
+                        "cc.colon",
+                        _("“抄送”二字后缺少全角冒号“：”。"),
+                        ln,
+                        2,
+                        _short(text),
+                        suggestion="抄送：" + after,
+                    )
+                if not text.endswith("。"):
+                    self.add(
+                        "cc.trailing_period",
+                        _("最后一个抄送机关名称后标句号。"),
+                        ln,
+                        len(text) - 1,
+                        _short(text),
+                        suggestion="抄送：" + text[2:].lstrip(SPACES + ":：").rstrip(_TRAILING_PUNCT) + "。",
+                    )
+            elif text.endswith("印发"):
+                folded = text.translate(_DIGITS)
+                found = [m for m in (p.search(folded) for p in _DATE_FORMS) if m]
+                if found:
+                    match = min(found, key=lambda m: m.start())
+                    self._check_date_text(ln, match.start(), text[match.start() : match.end()], _("印发日期"))
+
+    # ------------------------------------------------------------------ 请示
+
+    def _check_request(self, number_line: _Line | None) -> None:
+        if number_line is not None and not self.signer:
+            self.add(
+                "request.signer_missing",
+                _("请示属上行文，应在发文字号右侧标注签发人姓名（“签发人：××”）。"),
+                number_line,
+                0,
+                number_line.text,
+                severity=WARNING,
+            )
+        if not any("联系人" in ln.text for ln in self.nonblank):
+            self.add(
+                "request.contact_missing",
+                _("请示应当在附注处注明联系人和联系电话。"),
+                None,
+                0,
+                "",
+                severity=WARNING,
+            )
+
+
+def _title_like(text: str) -> bool:
+    return len(text) <= 80 and ("关于" in text or bool(_TITLE_END.search(text.rstrip(_TRAILING_PUNCT))))
+
+
+def _is_date(text: str) -> bool:
+    """Whether ``text`` is a date and nothing else (in any of the forms people write)."""
+    compact = re.sub(f"[{SPACES}]", "", text).translate(_DIGITS)
+    return any(p.fullmatch(compact) for p in _DATE_FORMS)
+
+
+def _plain(text: str) -> str:
+    return re.sub(rf"[{SPACES}《》]", "", text)
+
+
+def _valid_date(y: int, m: int, d: int) -> bool:
+    try:
+        date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def format_check(text: str, *, doc_type: str | None = None) -> list[Problem]:
+    """Every deviation from GB/T 9704-2012 found in ``text``, in reading order (empty when none).
+
+    ``doc_type`` (通知, 请示, 函 …) enables the checks particular to a kind of document; without it the
+    kind is read from the end of the title.
+    """
+    return _Checker(text or "", doc_type).run()
