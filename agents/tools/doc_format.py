@@ -151,6 +151,7 @@ _NUMBER = re.compile(
     rf"(?P<code>[\u4e00-\u9fff][\u4e00-\u9fffA-Za-z]{{0,14}}?)\s*(?P<open>[{_OPEN}])\s*(?P<year>{_YEAR})\s*"
     rf"(?P<close>[{_CLOSE}])\s*(?P<di>第?)\s*(?P<serial>[0-9０-９]+)\s*(?P<hao>号?)"
 )
+_LEAD_IN = re.compile(r"^.*(?:根据|按照|依据|依照|参照|详见|见|和|及|与|的|在|从|将|是|为)")
 # A header line holding the number alone (perhaps in parentheses, perhaps with the 签发人).
 _NUMBER_LINE = re.compile(
     rf"^[(（]?\s*(?P<number>{_NUMBER.pattern})\s*[)）]?\s*(?:签发人\s*[：:]\s*(?P<signer>\S.*))?$"
@@ -420,10 +421,15 @@ class _Checker:
         serial = g["serial"].translate(_DIGITS)
         year_value = int(year) if year.isdigit() else _cn_digits_to_int(year)
         good_year = str(year_value) if year_value and year_value >= 1000 else year
-        suggestion = f"{g['code']}〔{good_year}〕{int(serial)}号"
-        excerpt = match.group(0)
+        code, start = g["code"], match.start()
+        if cited:  # in a sentence the match may begin before the 机关代字: “根据国办发〔2024〕3号”
+            lead_in = _LEAD_IN.match(code)
+            if lead_in:
+                code, start = code[lead_in.end() :], start + lead_in.end()
+        suggestion = f"{code}〔{good_year}〕{int(serial)}号"
+        excerpt = ln.text[start + offset : match.end() + offset]
         where = _("引用的发文字号") if cited else _("发文字号")
-        col = offset + match.start()
+        col = offset + start
         if g["open"] != "〔" or g["close"] != "〕":
             self.add(
                 "number.brackets",

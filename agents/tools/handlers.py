@@ -177,6 +177,8 @@ def extract_fields(*, arguments: dict, context: ToolContext) -> BuiltinResult:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise ToolError(_("给定的字段定义不是有效的 JSON Schema：%(msg)s") % {"msg": exc.message}) from exc
+    if schema.get("type", "object") != "object":
+        raise ToolError(_("字段定义的 type 应为 object（抽取结果是一个 JSON 对象）。"))
     complete: Callable[[list[dict]], str] | None = context.complete
     if complete is None:
         raise ToolError(_("字段抽取需要连接大语言模型，当前智能体未连接模型，无法抽取。"))

@@ -469,3 +469,12 @@ def test_a_sloppy_document_gets_every_problem_in_reading_order():
 
 def test_empty_text():
     assert codes(format_check("  \n\n")) == ["document.empty"]
+
+
+def test_a_cited_number_is_reported_without_the_words_before_it():
+    text = edit(
+        NOTICE, "根据《示范区防汛应急预案》（示政办发〔2024〕8号）等有关规定", "根据示政办发[2024]8号等有关规定"
+    )
+    (problem,) = format_check(text)
+    assert problem.excerpt == "示政办发[2024]8号" and problem.suggestion == "示政办发〔2024〕8号"
+    assert problem.column == text.splitlines()[problem.line - 1].index("[") + 1

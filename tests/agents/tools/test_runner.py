@@ -245,6 +245,10 @@ def test_extract_fields_rejects_an_invalid_schema(tenant_a, tenant_b):
         context(tenant_a, complete=model),
     )
     assert not outcome.ok and "JSON Schema" in outcome.error and model.calls == []
+    listing = run(
+        "extract_fields", {"text": TRANSCRIPT, "schema": {"type": "array"}}, context(tenant_a, complete=model)
+    )
+    assert not listing.ok and "object" in listing.error and model.calls == []
 
 
 # --------------------------------------------------------------------------- current_datetime
