@@ -229,6 +229,8 @@ SHUZHI_UNMASK_ROLES = [
 ]
 # A run still "running" after this long belonged to a process that died: it is marked incomplete.
 SHUZHI_RUN_TIMEOUT_MINUTES = int(os.environ.get("SHUZHI_RUN_TIMEOUT_MINUTES", "15"))
+# The most an HTTP tool's answer may hold (bytes); larger answers stop with a clear error.
+SHUZHI_TOOL_RESPONSE_MAX_BYTES = int(os.environ.get("SHUZHI_TOOL_RESPONSE_MAX_BYTES", str(1024 * 1024)))
 # No chunk for this long in a streamed answer: the stream has stalled.
 SHUZHI_STREAM_STALL_SECONDS = float(os.environ.get("SHUZHI_STREAM_STALL_SECONDS", "60"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -14,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from tenants.admin import DepartmentScopedAdmin
 
 from ..builder.schemas import schema_problems
-from ..egress import EgressDenied, check_url
+from ..egress import EgressError, check_url
 from ..llm.gateway import endpoint_test_connection
 from ..models import AllowedHost, ModelEndpoint, PromptTemplate, PromptVariable, SensitiveWordList, Tool
 from ..prompts.templates import check_template, example_values, placeholders, render
@@ -176,9 +178,13 @@ class ToolForm(KeepSecretMixin, forms.ModelForm):
         if problems:
             self.add_error("parameters_schema", problems)
             return cleaned
+        authority = urlsplit(url).netloc
+        if "{" in authority or "}" in authority:
+            self.add_error("url_template", gettext("占位符只能出现在路径或查询参数中，主机和端口必须固定。"))
+            return cleaned
         try:
             check_url(url.replace("{", "").replace("}", ""), purpose="tool")
-        except EgressDenied as exc:
+        except EgressError as exc:
             self.add_error("url_template", str(exc))
         fields_in_url = {p.strip() for p in _braces(url)}
         unknown = fields_in_url - set(schema.get("properties", {}))

@@ -125,7 +125,7 @@ def _aclient(endpoint, read_timeout: float | None = None) -> openai.AsyncOpenAI:
 
 def client_for(endpoint, *, timeout: float | None = None) -> openai.OpenAI:
     """An openai client for ``endpoint`` after the egress check (raises ``EgressDenied``). Close it after use."""
-    check_url(endpoint.base_url, purpose="model")
+    check_url(endpoint.base_url, purpose="model", endpoint=endpoint)
     return _client(endpoint, timeout)
 
 
@@ -198,7 +198,7 @@ def embed_texts(*, endpoint, model: str, texts: list[str]) -> list[list[float]]:
 async def aembed_texts(*, endpoint, model: str, texts: list[str]) -> list[list[float]]:
     """The asynchronous ``embed_texts``."""
     try:
-        await sync_to_async(check_url)(endpoint.base_url, purpose="model")
+        await sync_to_async(check_url)(endpoint.base_url, purpose="model", endpoint=endpoint)
     except EgressDenied as exc:
         raise ModelRejected(str(exc)) from exc
     limiter = limiter_for(endpoint)
@@ -362,7 +362,7 @@ def _check_target(target: Target) -> ModelRejected | None:
     if not endpoint.is_active:
         return ModelRejected(_("模型服务“%(name)s”已停用。") % {"name": endpoint.name})
     try:
-        check_url(endpoint.base_url, purpose="model")
+        check_url(endpoint.base_url, purpose="model", endpoint=endpoint)
     except EgressDenied as exc:
         return ModelRejected(str(exc))
     return None

@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 
 from ..egress import EgressDenied, EgressError, EgressFailed, EgressTimeout, EgressTooLarge, http_fetch
 
-DEFAULT_MAX_BYTES = 1024 * 1024
 TEXT_LIMIT = 8000  # characters of a text answer (or of a JSON answer written out) handed to the model
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
@@ -134,7 +133,7 @@ def http_tool_call(*, tool, arguments: dict) -> HttpToolResult:
     headers = {"Accept": "application/json, text/plain;q=0.9, */*;q=0.5"}
     if tool.secret_header_name and tool.secret_header_value:
         headers[tool.secret_header_name] = tool.secret_header_value
-    max_bytes = int(getattr(settings, "SHUZHI_TOOL_RESPONSE_MAX_BYTES", DEFAULT_MAX_BYTES))
+    max_bytes = settings.SHUZHI_TOOL_RESPONSE_MAX_BYTES
     started = time.monotonic()
     try:
         answer = http_fetch(
