@@ -178,7 +178,9 @@ class _Execution:
             ai_label=(self.snapshot.get("guardrails") or {}).get("ai_label", True),
         )
         requires_review = bool((self.snapshot.get("guardrails") or {}).get("requires_review"))
-        yield RunStarted(self.run, retrieval_only=not self.targets, requires_review=requires_review)
+        yield RunStarted(
+            self.run, retrieval_only=not self.targets, requires_review=requires_review and bool(self.targets)
+        )
 
     def _targets(self) -> list[Target]:
         model = self.snapshot.get("model") or {}
@@ -583,7 +585,13 @@ class _Execution:
             for word, count in self.reasoning_filter.masked.items():
                 masked[word] = masked.get(word, 0) + count
             run.guardrails = {**run.guardrails, "masked_words": masked}
-        if status == Run.Status.SUCCEEDED and (self.snapshot.get("guardrails") or {}).get("requires_review"):
+        # Review guards generated text; a retrieval-only answer quotes the documents and deterministic
+        # tools verbatim, so it is delivered at once.
+        if (
+            status == Run.Status.SUCCEEDED
+            and not run.retrieval_only
+            and (self.snapshot.get("guardrails") or {}).get("requires_review")
+        ):
             run.review_status = Run.Review.PENDING
         if self.masker is not None:
             run.mask_mapping = json.dumps(self.masker.mapping, ensure_ascii=False)

@@ -107,3 +107,11 @@ def test_tools_that_need_no_model_work_on_the_callers_text(tenant_a, tenant_b):
     assert "2025年7月1日" in run.answer
     # The masking tool shows the text with placeholders; the run stores no raw phone number.
     assert "【手机号1】" in run.answer and "13800138000" not in run.answer
+
+
+def test_retrieval_only_answers_quote_the_documents_and_skip_review(tenant_a, tenant_b):
+    agent = published_agent(
+        tenant_a.department, knowledge_bases=[policy_knowledge_base(tenant_a.department)], requires_review=True
+    )
+    run = run_execute(principal=tenant_a.staff, agent=agent, message="博士安居补贴")
+    assert run.review_status == Run.Review.NONE and "3000元" in run.delivered_text
