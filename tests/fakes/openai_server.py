@@ -5,7 +5,8 @@ It serves ``GET /v1/models``, ``POST /v1/chat/completions`` (streamed or not) an
 it demands, a delay before answering, a forced HTTP status, the reply text — and script chat
 answers one request at a time with ``script(Reply(...), {...}, …)``: streamed text and reasoning,
 tool calls, usage, error statuses with headers, delays, stalls, malformed chunks, truncated and
-reset connections. Unscripted chat requests get ``reply``.
+reset connections. Unscripted chat requests get ``reply``, after ``first_token_delay`` seconds and
+with ``chunk_delay`` seconds between chunks (a model with a fixed time to first token, for benchmarks).
 
 Every request is recorded in ``requests`` (method, path, lower-cased headers, JSON body), and the
 server counts chat requests in flight (``max_active`` is the most it saw at once) and the stalls
@@ -75,6 +76,13 @@ def _split(text: str, n: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
+class _Server(ThreadingHTTPServer):
+    # Benchmarks open dozens of connections at once: the default listen backlog of 5 would drop
+    # some of them and make those wait a second for TCP to try again.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.models = ["fake-chat", "fake-embed"]
@@ -82,6 +90,8 @@ class FakeOpenAI:
         self.delay = 0.0
         self.status: int | None = None
         self.reply = "好的。"
+        self.first_token_delay = 0.0
+        self.chunk_delay = 0.0
         self.requests: list[dict] = []
         self.active = 0
         self.max_active = 0
@@ -89,8 +99,7 @@ class FakeOpenAI:
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -112,6 +121,7 @@ class FakeOpenAI:
         self._release = threading.Event()
         self.models = ["fake-chat", "fake-embed"]
         self.api_key, self.delay, self.status, self.reply = None, 0.0, None, "好的。"
+        self.first_token_delay = self.chunk_delay = 0.0
         with self._lock:
             self._script.clear()
             self.requests.clear()
@@ -132,7 +142,7 @@ class FakeOpenAI:
         with self._lock:
             if self._script:
                 return self._script.popleft()
-        return Reply(text=self.reply)
+        return Reply(text=self.reply, delay=self.first_token_delay, chunk_delay=self.chunk_delay)
 
     def _handler(self):
         fake = self
