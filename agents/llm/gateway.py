@@ -387,7 +387,8 @@ class _Call:
         if len(failures) == 1:
             message = failures[0].message
         else:
-            message = _("所有模型服务都没有成功回答：") + "".join(f.message for f in failures)
+            # Each failure is a whole sentence; a space keeps them apart in languages that use one.
+            message = _("所有模型服务都没有成功回答：") + " ".join(f.message for f in failures)
         return kind(message, attempts=self.attempts, failures=failures)
 
     def input_estimate(self) -> int:
