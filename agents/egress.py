@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
+import os
 import re
 import socket
 import time
@@ -598,10 +599,23 @@ class AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
 _LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
 
 
+# Loading the certificate store costs ~30 ms of CPU; one context per CA setting serves every client
+# (an SSLContext is safe to share between threads).
+_ssl_contexts: dict[tuple[str | None, str | None], object] = {}
+
+
+def _ssl_context():
+    # SSL_CERT_FILE / SSL_CERT_DIR are honoured: an intranet's own certificate authority.
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    context = _ssl_contexts.get(key)
+    if context is None:
+        context = _ssl_contexts[key] = httpx2.create_ssl_context(trust_env=True)
+    return context
+
+
 def _pool_options() -> dict:
     return {
-        # SSL_CERT_FILE / SSL_CERT_DIR are honoured: an intranet's own certificate authority.
-        "ssl_context": httpx2.create_ssl_context(trust_env=True),
+        "ssl_context": _ssl_context(),
         "max_connections": _LIMITS.max_connections,
         "max_keepalive_connections": _LIMITS.max_keepalive_connections,
         "keepalive_expiry": _LIMITS.keepalive_expiry,
