@@ -85,3 +85,9 @@ def wait_for():
         raise AssertionError("condition not met in time")
 
     return _wait
+
+
+@pytest.fixture
+def anyio_backend():
+    """Async tests (``@pytest.mark.anyio``) run on asyncio, like the ASGI server."""
+    return "asyncio"

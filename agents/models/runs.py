@@ -174,6 +174,18 @@ class Run(models.Model):
     review_reason = models.TextField(_("审核意见"), blank=True)
     final_text = models.TextField(_("最终文本"), blank=True)
 
+    # The requester's own controls: stop, regenerate, edit the delivered document in place.
+    cancel_requested = models.BooleanField(_("已请求停止"), default=False)
+    regenerated_from = models.ForeignKey(
+        "self",
+        verbose_name=_("重新生成自"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="regenerations",
+    )
+    edited_text = models.TextField(_("编辑后的文本"), blank=True)
+
     # Feedback from the requester.
     rating = models.SmallIntegerField(_("评价"), null=True, blank=True, choices=[(1, "👍"), (-1, "👎")])
     rating_comment = models.CharField(_("评价意见"), max_length=500, blank=True)
@@ -201,10 +213,11 @@ class Run(models.Model):
 
     @property
     def delivered_text(self) -> str:
-        """What the requester may use: the reviewed text when reviewed, nothing while review is pending."""
+        """What the requester may use: their own edit, else the reviewed text, else the answer; nothing
+        while review is pending or after a rejection."""
         if self.review_status in (self.Review.PENDING, self.Review.REJECTED):
             return ""
-        return self.final_text or self.answer
+        return self.edited_text or self.final_text or self.answer
 
 
 class UsageCounter(models.Model):

@@ -3,6 +3,7 @@ them for viewers entitled to see personal data (``access.may_see_personal_data``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..models import Run
@@ -13,6 +14,9 @@ class RunStarted:
     run: Run
     retrieval_only: bool
     requires_review: bool
+    # The run's live placeholder mapping (grows as passages are masked): interfaces that stream to an
+    # entitled viewer unmask with it as they go.
+    mapping: Callable[[], dict[str, str]] = dict
 
 
 @dataclass

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 RETRIEVE_TOP_K = 5
 SAVE_EVERY_SECONDS = 2.0
+CANCEL_CHECK_SECONDS = 0.5
 TOOL_RESULT_CHARS = 4000  # of a tool's result kept in the trace
 
 __all__ = ["AgentNotAvailable", "RunInputInvalid", "run_execute", "run_stream"]
@@ -77,11 +78,13 @@ def run_stream(
     attachments: list[dict] | None = None,
     via: str = Run.Via.CHAT,
     draft: bool = False,
+    regenerate: Run | None = None,
 ) -> Iterator[RunEvent]:
     """Run ``agent`` for ``principal`` and yield its events; the last one is ``RunFinished``.
 
     ``attachments`` are ``{"name", "text"}`` dicts (text already extracted). ``draft`` runs the
-    unpublished draft (the admin playground; only for the agent's admins). Raises
+    unpublished draft (the admin playground; only for the agent's admins). ``regenerate`` names the
+    run of the same conversation this one answers again (it then leaves the history). Raises
     ``AgentNotAvailable`` (answer 404) or ``RunInputInvalid`` (a sentence for the caller) before any
     run is stored; after that nothing raises except a bug, and even then the run is closed first.
     """
@@ -105,6 +108,7 @@ def run_stream(
         version=version,
         conversation=conversation,
         via=via,
+        regenerate=regenerate,
     )
     yield from execution.start(
         message=message, form_values=form_values or {}, attachments=attachments, system_text=system_text
@@ -124,7 +128,8 @@ def run_stream(
 class _Execution:
     """The state of one run while it executes."""
 
-    def __init__(self, *, principal, user, agent, snapshot, version, conversation, via):
+    def __init__(self, *, principal, user, agent, snapshot, version, conversation, via, regenerate=None):
+        self.regenerate = regenerate
         self.principal = principal
         self.user = user
         self.agent = agent
@@ -148,6 +153,7 @@ class _Execution:
         self.started = time.perf_counter()
         self.first_output: float | None = None
         self.last_save = self.started
+        self.last_cancel_check = self.started
         self.run: Run | None = None
 
     # ------------------------------------------------------------------ setup
@@ -169,6 +175,7 @@ class _Execution:
             agent=self.agent,
             version=self.version,
             conversation=self.conversation,
+            regenerated_from=self.regenerate,
             user=self.user,
             via=self.via,
             input_text=masked_message,
@@ -179,7 +186,10 @@ class _Execution:
         )
         requires_review = bool((self.snapshot.get("guardrails") or {}).get("requires_review"))
         yield RunStarted(
-            self.run, retrieval_only=not self.targets, requires_review=requires_review and bool(self.targets)
+            self.run,
+            retrieval_only=not self.targets,
+            requires_review=requires_review and bool(self.targets),
+            mapping=(lambda: self.masker.mapping) if self.masker else dict,
         )
 
     def _targets(self) -> list[Target]:
@@ -262,7 +272,8 @@ class _Execution:
         turns = []
         earlier = (
             self.conversation.runs.exclude(pk=self.run.pk)
-            .filter(status__in=[Run.Status.SUCCEEDED, Run.Status.INCOMPLETE])
+            .exclude(pk=getattr(self.regenerate, "pk", None))
+            .filter(status__in=[Run.Status.SUCCEEDED, Run.Status.INCOMPLETE], regenerations__isnull=True)
             .order_by("started_at")
         )
         for run in earlier:
@@ -398,6 +409,8 @@ class _Execution:
                     elif isinstance(event, Completed):
                         completed = event
                     self._save_partial()
+                    if self._cancelled():
+                        break
             except StreamBroken as exc:
                 self._count_partial(exc)
                 yield from self._flush()
@@ -410,6 +423,9 @@ class _Execution:
                 self._block(self.answer_filter.blocked_by)
                 yield AnswerReplaced(self.answer)
                 return Run.Status.BLOCKED, ""
+            if completed is None:  # stopped by the requester
+                yield from self._flush()
+                return Run.Status.INCOMPLETE, _("已停止生成。")
             self._count(completed)
             yield from self._flush()
             if completed.reasoning != raw_reasoning:
@@ -524,6 +540,14 @@ class _Execution:
     def _block(self, word: str) -> None:
         self.answer = _("该回答包含不允许输出的内容，已被拦截。如有疑问，请联系部门管理员。")
         self.run.guardrails = {**self.run.guardrails, "blocked_by": word}
+
+    def _cancelled(self) -> bool:
+        """Whether the requester asked to stop (looked up at most every CANCEL_CHECK_SECONDS)."""
+        now = time.perf_counter()
+        if now - self.last_cancel_check < CANCEL_CHECK_SECONDS:
+            return False
+        self.last_cancel_check = now
+        return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
     def _save_partial(self) -> None:
         now = time.perf_counter()
