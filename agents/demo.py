@@ -117,3 +117,40 @@ def _republish_changed() -> None:
         live = agent.current_version
         if live is None or AgentVersion.canonical(agent_snapshot(agent=agent)) != live.snapshot_text:
             agent_publish(agent=agent, user=None, note="演示数据")
+
+
+# The conversation each demo staff user finds on the workspace: a scenario agent, its example form.
+DEMO_CONVERSATIONS = {"shijian_staff": "政策问答", "yingji_staff": "灾害预警通知"}
+
+
+def demo_knowledge_ready() -> bool:
+    """Whether the worker has finished with the demo's policy documents."""
+    pending = Document.objects.filter(
+        knowledge_base__name="政策文件库",
+        status__in=[Document.Status.QUEUED, Document.Status.PARSING, Document.Status.EMBEDDING],
+    )
+    return not pending.exists()
+
+
+def demo_conversations_load() -> int:
+    """One finished conversation (with citations) per demo staff user who has none yet."""
+    from tenants.models import User
+
+    from .chat.services import conversation_start
+    from .models import Conversation
+    from .prompts.templates import example_values
+    from .runtime.pipeline import run_execute
+
+    created = 0
+    for username, agent_name in DEMO_CONVERSATIONS.items():
+        user = User.objects.filter(username=username).first()
+        if user is None or Conversation.objects.filter(user=user).exists():
+            continue
+        agent = Agent.objects.usable_by(user).filter(name=agent_name).first()
+        if agent is None:
+            continue
+        conversation = conversation_start(user=user, agent=agent)
+        values = example_values(agent.current_version.snapshot["template"]["variables"])
+        run_execute(principal=user, agent=agent, conversation=conversation, form_values=values)
+        created += 1
+    return created

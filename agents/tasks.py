@@ -53,3 +53,13 @@ def reembed_knowledge_base(self, knowledge_base_id: int) -> str:
             return knowledge_base_reembed(knowledge_base_id=knowledge_base_id)
         except ModelUnavailable as exc:
             raise self.retry(exc=exc, countdown=min(120, 10 * 2**self.request.retries)) from exc
+
+
+@shared_task(bind=True, max_retries=60)
+def demo_conversations(self) -> int:
+    """The demo staff users' first conversations, once the worker has ingested the demo documents."""
+    from .demo import demo_conversations_load, demo_knowledge_ready
+
+    if not demo_knowledge_ready():
+        raise self.retry(countdown=10)
+    return demo_conversations_load()

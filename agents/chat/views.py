@@ -1,32 +1,286 @@
-"""The staff workspace and the reviewers' queue."""
+"""The staff workspace (agents, conversations, chat) and the reviewers' queue. Views stay thin: the
+runtime runs agents, services change things, presenters shape what a viewer may see."""
 
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from agents.models import Agent, Run
+from agents.catalog.areas import Area
+from agents.models import Agent, Conversation, KnowledgeBase, Passage, Run
+from agents.runtime.access import AgentNotAvailable
 from agents.runtime.display import run_trace, text_for
+from agents.runtime.prompting import RunInputInvalid
 from agents.runtime.review import Decision, review_queue, run_review
 from tenants.access import requires
 from tenants.models import User
 from tenants.roles import Action
-from tenants.selectors import departments_for
+from tenants.selectors import departments_for, may
+
+from . import services, streaming
+from .presenters import turn
 
 
 @requires(Action.USE)
 def workspace(request):
-    departments = departments_for(user=request.user, action=Action.USE)
-    return render(
-        request,
-        "agents/workspace.html",
-        {
-            "departments": departments,
-            "my_department_ids": {d.pk for d in departments},
-            "agents": Agent.objects.usable_by(request.user).select_related("department").order_by("area", "name"),
-        },
+    query, area = request.GET.get("q", ""), request.GET.get("area", "")
+    context = {
+        "my_department_ids": {d.pk for d in departments_for(user=request.user, action=Action.USE)},
+        "agents": services.agents_for(user=request.user, query=query, area=area),
+        "recent": services.recent_agents(user=request.user),
+        "conversations": services.conversations_for(user=request.user, query=request.GET.get("cq", ""))[:50],
+        "areas": Area.choices,
+        "query": query,
+        "area": area,
+        "conversation_query": request.GET.get("cq", ""),
+    }
+    if request.htmx and request.htmx.target == "conversation-list":
+        return render(request, "agents/chat/workspace.html#conversations", context)
+    return render(request, "agents/chat/workspace.html", context)
+
+
+def _own_conversation(request, conversation_id) -> Conversation:
+    return get_object_or_404(Conversation.objects.owned_by(request.user).select_related("agent"), pk=conversation_id)
+
+
+def _own_run(request, run_id) -> Run:
+    return get_object_or_404(
+        Run.objects.select_related("agent", "conversation"),
+        pk=run_id,
+        user_id=request.user.pk,
+        conversation__is_deleted=False,
     )
+
+
+@requires(Action.USE)
+def agent_start(request, agent_id):
+    """A new conversation with an agent the user may use (another agent answers 404)."""
+    agent = get_object_or_404(Agent.objects.usable_by(request.user), pk=agent_id)
+    return render(request, "agents/chat/chat.html", _chat_context(request, agent=agent, conversation=None))
+
+
+@requires(Action.USE)
+def conversation(request, conversation_id):
+    conv = _own_conversation(request, conversation_id)
+    if not Agent.objects.usable_by(request.user).filter(pk=conv.agent_id).exists():
+        messages.warning(request, _("此智能体已不再分配给您，只能查看以往的对话。"))
+    return render(request, "agents/chat/chat.html", _chat_context(request, agent=conv.agent, conversation=conv))
+
+
+def _chat_context(request, *, agent, conversation) -> dict:
+    version = agent.current_version
+    variables = version.snapshot["template"]["variables"] if version else []
+    turns = (
+        [turn(run=r, user=request.user) for r in services.conversation_runs(conversation=conversation)]
+        if conversation
+        else []
+    )
+    return {
+        "agent": agent,
+        "conversation": conversation,
+        "variables": variables,
+        "turns": turns,
+        "send_url": reverse("chat:send", args=[agent.pk])
+        + (f"?conversation={conversation.pk}" if conversation else ""),
+        "usable": Agent.objects.usable_by(request.user).filter(pk=agent.pk).exists(),
+    }
+
+
+async def send(request, agent_id):
+    """Run the agent on the posted message and stream the answer as server-sent events."""
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    user = await request.auser()
+    if not user.is_authenticated or not await sync_to_async(may)(user=user, action=Action.USE):
+        raise Http404
+    try:
+        run_kwargs = await sync_to_async(_run_kwargs)(request, user, agent_id)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return await _stream(request, user, run_kwargs)
+
+
+async def regenerate(request, run_id):
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404
+    run_kwargs = await sync_to_async(_regenerate_kwargs)(user, run_id)
+    return await _stream(request, user, run_kwargs)
+
+
+async def _stream(request, user, run_kwargs):
+    try:
+        events = await streaming.start(run_kwargs=run_kwargs)
+    except streaming.RunRefused as exc:
+        if isinstance(exc.original, AgentNotAvailable):
+            raise Http404 from None
+        if isinstance(exc.original, RunInputInvalid):
+            return JsonResponse({"error": str(exc.original)}, status=400)
+        raise exc.original from None
+    response = StreamingHttpResponse(
+        streaming.sse(events=events, user=user, request=request), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
+def _run_kwargs(request, user, agent_id) -> dict:
+    agent = Agent.objects.usable_by(user).filter(pk=agent_id).select_related("current_version").first()
+    if agent is None:
+        raise Http404
+    conversation_id = request.GET.get("conversation")
+    if conversation_id:
+        conv = Conversation.objects.owned_by(user).filter(pk=conversation_id, agent=agent).first()
+        if conv is None:
+            raise Http404
+    else:
+        conv = None
+    variables = agent.current_version.snapshot["template"]["variables"]
+    form_values = {v["name"]: request.POST.get(f"var_{v['name']}", "") for v in variables}
+    attachments = services.attachments_parse(files=request.FILES.getlist("attachments"))
+    if conv is None:
+        conv = services.conversation_start(user=user, agent=agent)
+    return {
+        "principal": user,
+        "agent": agent,
+        "conversation": conv,
+        "message": request.POST.get("message", ""),
+        "form_values": {k: v for k, v in form_values.items() if v.strip()} if variables else {},
+        "attachments": attachments,
+        "via": Run.Via.CHAT,
+    }
+
+
+def _regenerate_kwargs(user, run_id) -> dict:
+    run = (
+        Run.objects.filter(pk=run_id, user_id=user.pk, conversation__is_deleted=False, conversation__isnull=False)
+        .select_related("agent", "conversation")
+        .first()
+    )
+    if run is None or run.status == Run.Status.RUNNING:
+        raise Http404
+    return {
+        "principal": user,
+        "agent": run.agent,
+        "conversation": run.conversation,
+        "message": run.input_text,
+        "form_values": run.form_values,
+        "attachments": [{"name": a.get("name", ""), "text": a.get("text", "")} for a in run.attachments or []],
+        "via": Run.Via.CHAT,
+        "regenerate": run,
+    }
+
+
+@requires(Action.USE)
+@require_POST
+def run_stop(request, run_id):
+    run = _own_run(request, run_id)
+    services.run_stop(run=run, user=request.user)
+    return HttpResponse(status=204)
+
+
+@requires(Action.USE)
+def run_turn(request, run_id):
+    """One turn, re-rendered (htmx polls it while a run is still going after a reload)."""
+    run = _own_run(request, run_id)
+    return render(request, "agents/chat/_turn.html", {"t": turn(run=run, user=request.user)})
+
+
+@requires(Action.USE)
+@require_POST
+def run_rate(request, run_id):
+    run = _own_run(request, run_id)
+    try:
+        services.run_rate(
+            run=run, user=request.user, rating=int(request.POST.get("rating") or 0), comment=request.POST.get("comment", "")
+        )
+    except (ValueError, ValidationError):
+        return HttpResponse(_("请选择“有帮助”或“没帮助”。"), status=400)
+    return render(request, "agents/chat/_turn.html", {"t": turn(run=run, user=request.user)})
+
+
+@requires(Action.USE)
+@require_POST
+def run_edit(request, run_id):
+    run = _own_run(request, run_id)
+    try:
+        services.run_edit(run=run, user=request.user, text=request.POST.get("text", ""))
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400)
+    return render(request, "agents/chat/_turn.html", {"t": turn(run=run, user=request.user)})
+
+
+@requires(Action.USE)
+def run_docx(request, run_id):
+    """The delivered document as .docx laid out by GB/T 9704, with the AI-generated label in its properties."""
+    from .docx_export import document_docx
+
+    run = _own_run(request, run_id)
+    text = text_for(run=run, user=request.user, text=run.delivered_text).strip()
+    if not text:
+        raise Http404
+    lines = text.splitlines()
+    title, body = lines[0].strip().strip("#* "), "\n".join(lines[1:])
+    data = document_docx(
+        title=title,
+        body=body,
+        ai_generated=run.ai_label,
+        author=str(request.user),
+    )
+    response = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    filename = f"{run.agent.name}-{run.pk}.docx"
+    from urllib.parse import quote
+
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+@requires(Action.USE)
+def passage(request, passage_id):
+    """A cited passage and its document's details, for users who may read its knowledge base."""
+    item = get_object_or_404(
+        Passage.objects.select_related("document", "document__knowledge_base"),
+        pk=passage_id,
+        knowledge_base__in=KnowledgeBase.objects.readable_by(request.user),
+    )
+    return render(request, "agents/chat/passage.html", {"passage": item, "document": item.document})
+
+
+@requires(Action.USE)
+@require_POST
+def conversation_rename(request, conversation_id):
+    conv = _own_conversation(request, conversation_id)
+    try:
+        services.conversation_rename(conversation=conv, title=request.POST.get("title", ""))
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400)
+    if request.htmx:
+        return render(request, "agents/chat/_conversation_item.html", {"c": conv})
+    return redirect("chat:conversation", conversation_id=conv.pk)
+
+
+@requires(Action.USE)
+@require_POST
+def conversation_delete(request, conversation_id):
+    conv = _own_conversation(request, conversation_id)
+    services.conversation_delete(conversation=conv)
+    if request.htmx:
+        return HttpResponse("")
+    return redirect("chat:workspace")
+
+
+# --------------------------------------------------------------------------- requester's run page
 
 
 @requires(Action.USE)
@@ -42,6 +296,9 @@ def run_detail(request, run_id):
             "answer": text_for(run=run, user=request.user, text=run.delivered_text),
         },
     )
+
+
+# --------------------------------------------------------------------------- review
 
 
 @requires(Action.REVIEW)
@@ -93,3 +350,5 @@ def _name(user_id):
         return ""
     user = User.objects.filter(pk=user_id).first()
     return str(user) if user else f"#{user_id}"
+
+

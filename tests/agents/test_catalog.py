@@ -151,3 +151,52 @@ def test_demo_knowledge_bases_hold_the_sample_policies_queued_for_the_worker(db,
     assert set(district.granted_departments.values_list("code", flat=True)) == {"demo-emergency", "demo-market"}
     assert demo_knowledge_load() == [], "loading again adds nothing"
     assert Document.objects.count() == len(documents)
+
+
+def test_demo_staff_find_a_finished_conversation_with_citations(login, db):
+    from agents.demo import demo_conversations_load, demo_knowledge_load, demo_knowledge_ready
+    from agents.knowledge.ingestion import document_ingest
+    from agents.models import Conversation, Document
+    from tenants.demo import demo_departments_load
+    from tenants.models import User
+
+    catalog_sync()
+    demo_departments_load(password="Demo-Pass-2026")
+    demo_agents_load()
+    demo_knowledge_load()
+    assert not demo_knowledge_ready()
+    # Ingest the market bureau's own policies (what the worker does); leave the rest aside.
+    own = Document.objects.filter(knowledge_base__department__code="demo-market")
+    for document in own[:4]:
+        document_ingest(document_id=document.pk)
+    Document.objects.exclude(pk__in=[d.pk for d in own[:4]]).update(status=Document.Status.FAILED)
+    assert demo_knowledge_ready()
+    assert demo_conversations_load() >= 1
+    assert demo_conversations_load() == 0, "loading again adds nothing"
+    staff = User.objects.get(username="shijian_staff")
+    conversation = Conversation.objects.get(user=staff)
+    run = conversation.runs.get()
+    assert run.status == "succeeded" and run.retrieved, "the answer cites the demo policies"
+    client = login(staff)
+    assert conversation.agent.name in client.get(reverse("chat:workspace")).content.decode()
+    page = client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+    assert "/workspace/passages/" in page and "未连接大语言模型" in page
+
+
+def test_demo_agents_use_the_model_named_by_openai_variables(db, fake_openai):
+    from agents.demo import demo_model_load
+    from agents.models import AllowedHost
+
+    catalog_sync()
+    from tenants.demo import demo_departments_load
+
+    demo_departments_load(password="Demo-Pass-2026")
+    demo_agents_load()
+    assert demo_model_load({}) is None
+    endpoint = demo_model_load(
+        {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": "sk-demo", "OPENAI_MODEL": "fake-chat"}
+    )
+    assert endpoint.department is None and endpoint.api_key == "sk-demo"
+    assert AllowedHost.objects.filter(pattern="127.0.0.1").exists()
+    demo = Agent.objects.filter(department__code__in=["demo-emergency", "demo-market"]).exclude(scenario_key="")
+    assert all(a.current_version.snapshot["model"]["endpoint_id"] == endpoint.pk for a in demo)

@@ -33,6 +33,10 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _model(self):
+        from agents.tasks import demo_conversations
+
+        # After the worker has ingested the demo documents, staff find a finished conversation.
+        demo_conversations.apply_async(countdown=5)
         endpoint = demo_model_load()
         if endpoint is None:
             self.stdout.write(_("未设置 OPENAI_BASE_URL：演示智能体以“仅检索”模式回答（未连接大语言模型）。"))
