@@ -117,9 +117,12 @@ async def regenerate(request, run_id):
 
 
 async def _stream(request, user, run_kwargs):
+    created = run_kwargs.pop("created_conversation", False)
     try:
         events = await streaming.start(run_kwargs=run_kwargs)
     except streaming.RunRefused as exc:
+        if created:  # nothing was said in it: no empty conversation stays behind
+            await Conversation.objects.filter(pk=run_kwargs["conversation"].pk).adelete()
         if isinstance(exc.original, AgentNotAvailable):
             raise Http404 from None
         if isinstance(exc.original, RunInputInvalid):
@@ -147,9 +150,11 @@ def _run_kwargs(request, user, agent_id) -> dict:
     variables = agent.current_version.snapshot["template"]["variables"]
     form_values = {v["name"]: request.POST.get(f"var_{v['name']}", "") for v in variables}
     attachments = services.attachments_parse(files=request.FILES.getlist("attachments"))
-    if conv is None:
+    created = conv is None
+    if created:
         conv = services.conversation_start(user=user, agent=agent)
     return {
+        "created_conversation": created,
         "principal": user,
         "agent": agent,
         "conversation": conv,

@@ -75,6 +75,7 @@ async def test_refused_runs_answer_404_or_a_clear_error(tenant_a, tenant_b, fake
     await own.aforce_login(tenant_a.staff)
     response = await own.post(reverse("chat:send", args=[agent.pk]), {"message": "   "})
     assert response.status_code == 400 and "请输入问题" in json.loads(response.content)["error"]
+    assert not await Conversation.objects.aexists(), "a refused first message leaves no empty conversation"
     foreign = await Conversation.objects.acreate(department=tenant_a.department, user=tenant_a.admin, agent=agent)
     status, _ = await post_stream(
         own, reverse("chat:send", args=[agent.pk]) + f"?conversation={foreign.pk}", {"message": "你好"}
