@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 
 from django.db import close_old_connections, connections
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from ..privacy.masking import unmask
 from ..runtime import events as ev
@@ -92,9 +93,16 @@ async def sse(*, events: AsyncIterator, user, request) -> AsyncIterator[str]:
             entitled = await sync_to_async(may_see_personal_data)(user=user, run=event.run)
             mapping = event.mapping if entitled else dict
             unmasker = StreamUnmasker(mapping())
+            conversation_id = event.run.conversation_id
             yield _sse(
                 "start",
-                {"run": event.run.pk, "retrieval_only": event.retrieval_only, "review": event.requires_review},
+                {
+                    "run": event.run.pk,
+                    "conversation": conversation_id,
+                    "url": reverse("chat:conversation", args=[conversation_id]) if conversation_id else "",
+                    "retrieval_only": event.retrieval_only,
+                    "review": event.requires_review,
+                },
             )
         elif isinstance(event, ev.AnswerDelta):
             unmasker.mapping = mapping()

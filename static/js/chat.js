@@ -85,7 +85,17 @@
         const chunk = await reader.read();
         if (chunk.done) break;
         buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), (name, data) => {
-          if (name === "start") { current.runId = data.run; node.id = "turn-" + data.run; }
+          if (name === "start") {
+            current.runId = data.run;
+            node.id = "turn-" + data.run;
+            if (data.url && composer && window.location.pathname !== data.url) {
+              // A new chat became a conversation: later messages, reloads and "back" go to it.
+              window.history.replaceState(null, "", data.url);
+              const action = new URL(composer.action, window.location.href);
+              action.searchParams.set("conversation", data.conversation);
+              composer.action = action.pathname + action.search;
+            }
+          }
           else if (name === "delta") { text.textContent += data.text; }
           else if (name === "replace") { text.textContent = data.text; }
           else if (name === "reasoning") { reasoning.hidden = false; reasoning.querySelector(".reasoning-text").textContent += data.text; }
