@@ -76,15 +76,21 @@ def chromium_executable() -> str:
 @pytest.fixture(scope="package")
 def browser():
     """One headless Chromium for every browser test (launching it takes about a second)."""
+    from django.db import connections
     from playwright.sync_api import expect, sync_playwright
 
     executable = chromium_executable()
+    # While Playwright's loop counts as running, Django keeps the test thread's connections apart
+    # (asgiref's Local): close the one opened before, so that it is not left behind idle, and the
+    # one opened meanwhile at the end.
+    connections.close_all()
     playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         expect.set_options(timeout=ACTION_TIMEOUT_MS)
         with _orm_usable_beside(asyncio.get_running_loop()):
             yield chromium
+            connections.close_all()
         chromium.close()
     finally:
         playwright.stop()
@@ -106,10 +112,11 @@ def asgi_server(django_db_setup):
 @pytest.fixture
 def live_url(asgi_server, transactional_db) -> Iterator[str]:
     """The server's base URL (``http://127.0.0.1:<port>``); the test's data is committed so the server sees it."""
+    before = {c[0] for c in _other_connections()}
     yield asgi_server.url
-    # Before the tables are emptied: no request may still be running, nor hold a transaction open.
+    # Before the tables are emptied: no request still running, no other thread still using the database.
     asgi_server.wait_idle()
-    _wait_for_other_connections_to_settle()
+    _wait_for_the_tests_connections_to_close(before)
 
 
 @pytest.fixture
@@ -252,29 +259,40 @@ class LiveASGIServer:
         self.sock.close()
 
 
-def _wait_for_other_connections_to_settle(timeout: float = 15.0) -> None:
-    """Wait until no other connection to the test database is inside a transaction or a query.
-
-    Emptying the tables (TRUNCATE) waits for every open transaction: one left open by a server
-    thread would hang the run, so it is reported instead.
-    """
+def _other_connections() -> list[tuple]:
+    """(pid, state, idle for, last query) of every other connection to the test database."""
     from django.db import connection
 
-    query = (
-        "SELECT pid, state, left(query, 200) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-        "AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state, now() - state_change, left(query, 200) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchall()
+
+
+def _wait_for_the_tests_connections_to_close(before: set[int], timeout: float = 30.0) -> None:
+    """Wait until the connections the test's work opened are closed, and no other one is busy.
+
+    Requests close their connection when they end, and work that outlives a request (a run that
+    goes on after the browser left) closes its own when it is done. Emptying the tables before
+    then would pull the data from under that work (or wait forever on its open transaction), so
+    the test waits for it; a connection still open after ``timeout`` is reported. ``before``: the
+    connections already open when the test started (left by earlier tests), which only must not
+    be busy.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        with connection.cursor() as cursor:
-            cursor.execute(query)
-            busy = cursor.fetchall()
+        busy = [c for c in _other_connections() if c[0] not in before or c[1] != "idle"]
         if not busy or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     if busy:
-        raise AssertionError(f"database connections still busy {timeout:.0f} s after the test: {busy}")
+        listed = "\n".join(f"  pid {pid}: {state} for {age}, last query: {sql}" for pid, state, age, sql in busy)
+        raise AssertionError(
+            f"{len(busy)} connection(s) to the test database still open or busy {timeout:.0f} s after the test "
+            f"(work still running, or a thread that never closes its connection):\n{listed}"
+        )
 
 
 @contextlib.contextmanager
