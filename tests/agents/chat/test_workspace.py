@@ -239,3 +239,31 @@ async def test_a_browser_that_goes_away_loses_nothing(tenant_a, tenant_b, fake_o
             break
         await asyncio.sleep(0.1)
     assert run.status == Run.Status.SUCCEEDED and run.answer == "后台完成的回答"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_attached_files_reach_the_agent_masked_and_bad_files_are_refused(tenant_a, tenant_b, fake_openai):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    agent = await sync_to_async(published_agent)(
+        tenant_a.department, endpoint=await sync_to_async(model_endpoint)(tenant_a.department, fake_openai)
+    )
+    client = AsyncClient()
+    await client.aforce_login(tenant_a.staff)
+    transcript = SimpleUploadedFile(
+        "询问笔录.txt", "问：你的电话？答：13800138000。问：事发经过？答：夜间施工。".encode()
+    )
+    status, events = await post_stream(
+        client, reverse("chat:send", args=[agent.pk]), {"message": "根据附件起草文书", "attachments": transcript}
+    )
+    assert status == 200 and events[-1][0] == "done"
+    sent = fake_openai.chat_requests[-1]["body"]["messages"][-1]["content"]
+    assert "附件《询问笔录.txt》" in sent and "夜间施工" in sent and "13800138000" not in sent
+    run = await Run.objects.aget(pk=events[0][1]["run"])
+    assert run.attachments[0]["name"] == "询问笔录.txt" and "【手机号1】" in run.attachments[0]["text"]
+
+    program = SimpleUploadedFile("报告.pdf", b"MZ\x90\x00" + b"\x00" * 200)
+    response = await client.post(reverse("chat:send", args=[agent.pk]), {"message": "看看", "attachments": program})
+    assert response.status_code == 400 and "报告.pdf" in json.loads(response.content)["error"]
+    assert await Run.objects.acount() == 1
