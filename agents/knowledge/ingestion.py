@@ -102,7 +102,9 @@ def _set(document_id: int, **fields) -> None:
 def _claim(document_id: int) -> Document | None:
     with transaction.atomic():
         document = (
-            Document.objects.select_for_update(skip_locked=True)
+            # of=self: lock the document only. Locking the joined knowledge base too would make a
+            # document "taken" while any other document of the same knowledge base is being stored.
+            Document.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("knowledge_base")
             .filter(pk=document_id)
             .first()

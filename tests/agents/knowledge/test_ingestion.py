@@ -296,3 +296,33 @@ def test_a_deactivated_document_is_no_longer_used_until_activated_again(login, t
     assert retrieve(knowledge_bases=[kb], query="博士安居补贴") == []
     client.post(changelist, {"action": "activate", "_selected_action": [document.pk]})
     assert retrieve(knowledge_bases=[kb], query="博士安居补贴")
+
+
+def test_a_document_is_claimed_while_another_of_its_knowledge_base_is_being_stored(
+    transactional_db, tenant_a, tenant_b
+):
+    """Two workers ingest two documents of one knowledge base at once: neither is skipped."""
+    import threading
+
+    from django.db import connections, transaction
+
+    kb = make_knowledge_base(tenant_a.department)
+    document = make_document(kb, text=POLICY)
+    locked, release = threading.Event(), threading.Event()
+
+    def storing_another_document():  # what _store does: hold the knowledge base's row
+        with transaction.atomic():
+            KnowledgeBase.objects.select_for_update().get(pk=kb.pk)
+            locked.set()
+            release.wait(30)
+        connections.close_all()
+
+    worker = threading.Thread(target=storing_another_document)
+    worker.start()
+    assert locked.wait(30)
+    threading.Timer(1.0, release.set).start()  # the other document is stored meanwhile
+    try:
+        assert document_ingest(document_id=document.pk) == "ready"
+    finally:
+        release.set()
+        worker.join()
