@@ -69,7 +69,7 @@ def demo_knowledge_load() -> list[Document]:
                 if department is not None:
                     district.granted_departments.add(department)
             for agent in Agent.objects.filter(department__code=code).exclude(scenario_key=""):
-                agent.knowledge_bases.add(*[kb for kb in (own,) if kb is not None])
+                agent.knowledge_bases.add(*[kb for kb in (own, district) if kb is not None])
         _republish_changed()
     return created
 

@@ -29,12 +29,14 @@ def turn(*, run: Run, user) -> dict:
         return unmask(text or "", mapping)
 
     citations = readable_citations(run=run, user=user)
+    snapshot = run.version.snapshot if run.version_id else {}
+    labels = {v["name"]: v.get("label") or v["name"] for v in (snapshot.get("template") or {}).get("variables", [])}
     delivered = show(run.delivered_text)
     waiting = run.review_status == Run.Review.PENDING
     return {
         "run": run,
         "question": show(run.input_text),
-        "form_values": [(k, show(v)) for k, v in (run.form_values or {}).items() if v],
+        "form_values": [(labels.get(k, k), show(v)) for k, v in (run.form_values or {}).items() if v],
         "attachments": [a.get("name", "") for a in run.attachments or []],
         "answer_text": delivered,
         "answer_html": answer_html(text=delivered, citations=citations) if delivered else "",

@@ -170,6 +170,7 @@ def test_rate_edit_and_download_a_scenario_document(tenant_a, tenant_b, fake_ope
     client = login(tenant_a.staff)
     page = client.get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
     assert "下载 Word" in page and "编辑文稿" in page
+    assert "<dt>要点</dt>" in page, "form fields are shown by their labels"
 
     rated = client.post(reverse("chat:run_rate", args=[run.pk]), {"rating": "-1", "comment": "标题不准确"})
     assert rated.status_code == 200 and 'aria-pressed="true"' in rated.content.decode()
