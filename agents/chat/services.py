@@ -68,9 +68,7 @@ def attachments_parse(*, files) -> list[dict]:
 
 def run_stop(*, run: Run, user) -> bool:
     """Ask a running run of ``user`` to stop; the pipeline notices within a second."""
-    return bool(
-        Run.objects.filter(pk=run.pk, user_id=user.pk, status=Run.Status.RUNNING).update(cancel_requested=True)
-    )
+    return bool(Run.objects.filter(pk=run.pk, user_id=user.pk, status=Run.Status.RUNNING).update(cancel_requested=True))
 
 
 def run_rate(*, run: Run, user, rating: int, comment: str = "") -> Run:
@@ -128,9 +126,7 @@ def recent_agents(*, user, limit: int = 6) -> list[Agent]:
     """Agents the user talked to most recently (still usable), newest first."""
     usable = {a.pk: a for a in Agent.objects.usable_by(user)}
     seen: list[Agent] = []
-    for agent_id in (
-        Conversation.objects.owned_by(user).order_by("-updated_at").values_list("agent_id", flat=True)[:50]
-    ):
+    for agent_id in Conversation.objects.owned_by(user).order_by("-updated_at").values_list("agent_id", flat=True)[:50]:
         if agent_id in usable and usable[agent_id] not in seen:
             seen.append(usable[agent_id])
         if len(seen) >= limit:

@@ -206,7 +206,10 @@ def run_rate(request, run_id):
     run = _own_run(request, run_id)
     try:
         services.run_rate(
-            run=run, user=request.user, rating=int(request.POST.get("rating") or 0), comment=request.POST.get("comment", "")
+            run=run,
+            user=request.user,
+            rating=int(request.POST.get("rating") or 0),
+            comment=request.POST.get("comment", ""),
         )
     except (ValueError, ValidationError):
         return HttpResponse(_("请选择“有帮助”或“没帮助”。"), status=400)
@@ -355,5 +358,3 @@ def _name(user_id):
         return ""
     user = User.objects.filter(pk=user_id).first()
     return str(user) if user else f"#{user_id}"
-
-
