@@ -63,3 +63,11 @@ def demo_conversations(self) -> int:
     if not demo_knowledge_ready() and self.request.retries < self.max_retries:
         raise self.retry(countdown=10)
     return demo_conversations_load()  # with whatever is ready by the last attempt
+
+
+@shared_task
+def send_weekly_reports() -> int:
+    """Each leader's weekly summary of the departments their reports cover (Monday morning, Celery beat)."""
+    from .reports.emails import weekly_summaries_send
+
+    return weekly_summaries_send()

@@ -214,6 +214,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agents.tasks.send_expiry_warnings",
         "schedule": crontab(hour=8, minute=0),
     },
+    "weekly-leader-reports": {
+        "task": "agents.tasks.send_weekly_reports",
+        "schedule": crontab(day_of_week="mon", hour=8, minute=0),
+    },
 }
 
 # --- Knowledge bases --------------------------------------------------------------------------
@@ -285,6 +289,8 @@ EMAIL_BACKEND = os.environ.get(
 EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "shuzhi@localhost")
+# The platform's address as people reach it (e.g. https://shuzhi.example.gov.cn), for links in e-mails.
+SHUZHI_SITE_URL = os.environ.get("SHUZHI_SITE_URL", "").strip().rstrip("/")
 
 LOGGING = {
     "version": 1,
