@@ -71,3 +71,11 @@ def send_weekly_reports() -> int:
     from .reports.emails import weekly_summaries_send
 
     return weekly_summaries_send()
+
+
+@shared_task
+def reconcile_usage() -> list[str]:
+    """Recompute the usage counters of today, yesterday and the days with new ratings or review decisions."""
+    from .reports.rollups import usage_reconcile
+
+    return [day.isoformat() for day in usage_reconcile()]

@@ -210,6 +210,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "fail-stuck-documents": {"task": "agents.tasks.fail_stuck_documents", "schedule": 300.0},
     "fail-stuck-runs": {"task": "agents.tasks.fail_stuck_runs", "schedule": 300.0},
+    # The reports' rollups: ratings and review decisions arrive after runs are metered.
+    "reconcile-usage": {"task": "agents.tasks.reconcile_usage", "schedule": 900.0},
     "document-expiry-warnings": {
         "task": "agents.tasks.send_expiry_warnings",
         "schedule": crontab(hour=8, minute=0),

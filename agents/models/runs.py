@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedTextField
@@ -202,6 +205,9 @@ class Run(models.Model):
             models.Index(fields=["agent", "-started_at"]),
             models.Index(fields=["conversation", "started_at"]),
             models.Index(fields=["department", "review_status"], name="run_review_queue"),
+            # Reconciliation finds the days whose runs were rated or reviewed since it last ran.
+            models.Index(fields=["rated_at"], name="run_rated_at", condition=models.Q(rated_at__isnull=False)),
+            models.Index(fields=["reviewed_at"], name="run_reviewed_at", condition=models.Q(reviewed_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -220,8 +226,37 @@ class Run(models.Model):
         return self.edited_text or self.final_text or self.answer
 
 
+# Lower bounds (milliseconds) of the fixed latency buckets: 0, then 25 ms × √2ᵏ up to 819.2 s, so any
+# percentile estimated from summed buckets is off by at most one bucket's width (≈ 41 % of its value).
+LATENCY_BUCKETS_MS: tuple[int, ...] = (0, *(round(25 * 2 ** (k / 2)) for k in range(31)))
+
+
+def latency_bucket(ms: int) -> int:
+    """The index (0-based) of the bucket holding ``ms``; the same as PostgreSQL's ``width_bucket(ms, bounds) - 1``."""
+    return bisect.bisect_right(LATENCY_BUCKETS_MS, max(ms, 0)) - 1
+
+
+def _empty_buckets() -> list[int]:
+    return [0] * len(LATENCY_BUCKETS_MS)
+
+
 class UsageCounter(models.Model):
-    """Runs and tokens per day, caller department, agent and user; each run is added exactly once."""
+    """Usage per day, caller department, agent and user: the rollup the leaders' reports read.
+
+    ``department`` is the caller's department (what its people used, whichever department owns the
+    agent). ``run_meter`` adds each finished run exactly once as it finishes; the reconciliation in
+    ``agents.reports.rollups`` recomputes a day's rows from the raw runs (ratings and review decisions
+    arrive later), so every row always equals the aggregate of the day's metered runs:
+
+    - ``runs``/``failed_runs``: runs, and those that did not succeed (failed, incomplete, blocked);
+    - ``conversations_started``: runs that opened a workspace conversation; ``messages``: runs made in one;
+    - ``*_sum``/``*_count``: time to first token and total latency of the runs that have them, and
+      ``*_buckets`` their histograms over ``LATENCY_BUCKETS_MS`` (for p50/p95 estimates);
+    - ``rated_up``/``rated_down``: ratings; ``reviewed``/``approved``: review decisions (approved or
+      edited count as approved);
+    - ``minutes_saved``: the agent version's minutes saved per run, for succeeded runs of a published
+      version that review did not reject.
+    """
 
     audit_log = False
 
@@ -234,6 +269,21 @@ class UsageCounter(models.Model):
     input_tokens = models.PositiveBigIntegerField(_("输入 token"), default=0)
     output_tokens = models.PositiveBigIntegerField(_("输出 token"), default=0)
     cost = models.DecimalField(_("估算费用（元）"), max_digits=14, decimal_places=6, default=0)
+    conversations_started = models.PositiveIntegerField(_("新会话数"), default=0)
+    messages = models.PositiveIntegerField(_("会话消息数"), default=0)
+    ttft_ms_sum = models.PositiveBigIntegerField(_("首字延迟合计（毫秒）"), default=0)
+    ttft_count = models.PositiveIntegerField(_("首字延迟样本数"), default=0)
+    ttft_buckets = ArrayField(models.IntegerField(), verbose_name=_("首字延迟分布"), default=_empty_buckets)
+    latency_ms_sum = models.PositiveBigIntegerField(_("总耗时合计（毫秒）"), default=0)
+    latency_count = models.PositiveIntegerField(_("总耗时样本数"), default=0)
+    latency_buckets = ArrayField(models.IntegerField(), verbose_name=_("总耗时分布"), default=_empty_buckets)
+    rated_up = models.PositiveIntegerField(_("好评"), default=0)
+    rated_down = models.PositiveIntegerField(_("差评"), default=0)
+    reviewed = models.PositiveIntegerField(_("已审核"), default=0)
+    approved = models.PositiveIntegerField(_("审核通过"), default=0)
+    minutes_saved = models.PositiveBigIntegerField(_("节省工时（分钟）"), default=0)
+    # When reconciliation last recomputed the row (null: only run_meter has added to it since).
+    reconciled_at = models.DateTimeField(_("核对时间"), null=True, blank=True, editable=False)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -246,6 +296,10 @@ class UsageCounter(models.Model):
                 name="usage_counter_unique",
                 nulls_distinct=False,
             )
+        ]
+        indexes = [
+            models.Index(fields=["department", "day"], name="usage_counter_department_day"),
+            models.Index(fields=["reconciled_at"], name="usage_counter_reconciled_at"),
         ]
 
     def __str__(self) -> str:

@@ -1,36 +1,162 @@
-"""Usage counters: each finished run is added exactly once, in the transaction that marks it metered."""
+"""Usage counters: each finished run is added exactly once, in the transaction that marks it metered.
+
+Reconciliation (``agents.reports.rollups``) rebuilds a day's counters from the raw runs under an
+exclusive per-day advisory lock; ``run_meter`` holds the same lock shared, so a run is either counted by
+the rebuild (which also marks it metered) or added here afterwards, never both.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F
+from datetime import date
+
+from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import Run, UsageCounter
+from ..models import Run
+from ..models.runs import LATENCY_BUCKETS_MS, latency_bucket
+
+# First key of the two-key advisory locks on a day's usage counters (the second is the day's ordinal).
+USAGE_LOCK_NAMESPACE = 7_000_901
+
+# Review decisions that count as reviewed, and those that count as approved.
+REVIEWED = (Run.Review.APPROVED, Run.Review.EDITED, Run.Review.REJECTED)
+APPROVED = (Run.Review.APPROVED, Run.Review.EDITED)
+
+
+def usage_day(started_at) -> date:
+    """The day a run counts on: its start, in the platform's time zone (not the viewer's)."""
+    return timezone.localdate(started_at, timezone.get_default_timezone())
+
+
+def usage_day_lock(*, day: date, shared: bool) -> None:
+    """Take the day's usage lock until the end of the current transaction (shared: metering one run)."""
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [USAGE_LOCK_NAMESPACE, day.toordinal()])
+
+
+# Marks the run metered and reads back what it adds (only a finished run not metered before).
+_MARK = """
+UPDATE agents_run SET metered_at = %s WHERE id = %s AND metered_at IS NULL AND status <> %s
+RETURNING COALESCE(caller_department_id, department_id), agent_id, user_id, version_id, conversation_id, status,
+    input_tokens, output_tokens, cost, ttft_ms, latency_ms, rating, review_status
+"""
+
+_UPSERT = """
+INSERT INTO agents_usagecounter AS c (
+    day, department_id, agent_id, user_id, runs, failed_runs, input_tokens, output_tokens, cost,
+    conversations_started, messages, ttft_ms_sum, ttft_count, ttft_buckets, latency_ms_sum, latency_count,
+    latency_buckets, rated_up, rated_down, reviewed, approved, minutes_saved
+) VALUES (
+    %(day)s, %(department_id)s, %(agent_id)s, %(user_id)s, 1, %(failed)s, %(input_tokens)s, %(output_tokens)s,
+    %(cost)s, %(started)s, %(message)s, %(ttft_sum)s, %(ttft_count)s, %(ttft_buckets)s, %(latency_sum)s,
+    %(latency_count)s, %(latency_buckets)s, %(up)s, %(down)s, %(reviewed)s, %(approved)s, %(minutes)s
+)
+ON CONFLICT ON CONSTRAINT usage_counter_unique DO UPDATE SET
+    runs = c.runs + 1,
+    failed_runs = c.failed_runs + EXCLUDED.failed_runs,
+    input_tokens = c.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = c.output_tokens + EXCLUDED.output_tokens,
+    cost = c.cost + EXCLUDED.cost,
+    conversations_started = c.conversations_started + EXCLUDED.conversations_started,
+    messages = c.messages + EXCLUDED.messages,
+    ttft_ms_sum = c.ttft_ms_sum + EXCLUDED.ttft_ms_sum,
+    ttft_count = c.ttft_count + EXCLUDED.ttft_count,
+    latency_ms_sum = c.latency_ms_sum + EXCLUDED.latency_ms_sum,
+    latency_count = c.latency_count + EXCLUDED.latency_count,
+    rated_up = c.rated_up + EXCLUDED.rated_up,
+    rated_down = c.rated_down + EXCLUDED.rated_down,
+    reviewed = c.reviewed + EXCLUDED.reviewed,
+    approved = c.approved + EXCLUDED.approved,
+    minutes_saved = c.minutes_saved + EXCLUDED.minutes_saved
+"""
 
 
 def run_meter(*, run: Run) -> bool:
-    """Add a finished run to the usage counters unless that was done already; True when it was added now."""
+    """Add a finished run to the usage counters unless that was done already; True when it was added now.
+
+    The figures are read back from the stored run (not the caller's copy), so the counters hold exactly
+    what reconciliation would compute from the raw runs at this moment.
+    """
+    started_at = Run.objects.filter(pk=run.pk).values_list("started_at", flat=True).first()
+    if started_at is None:
+        return False
+    day = usage_day(started_at)
     now = timezone.now()
     with transaction.atomic():
-        if (
-            not Run.objects.filter(pk=run.pk, metered_at__isnull=True)
-            .exclude(status=Run.Status.RUNNING)
-            .update(metered_at=now)
-        ):
-            return False
-        counter, _ = UsageCounter.objects.get_or_create(
-            day=timezone.localdate(run.started_at),
-            department_id=run.caller_department_id or run.department_id,
-            agent_id=run.agent_id,
-            user_id=run.user_id,
-        )
-        UsageCounter.objects.filter(pk=counter.pk).update(
-            runs=F("runs") + 1,
-            failed_runs=F("failed_runs") + (0 if run.status == Run.Status.SUCCEEDED else 1),
-            input_tokens=F("input_tokens") + run.input_tokens,
-            output_tokens=F("output_tokens") + run.output_tokens,
-            cost=F("cost") + run.cost,
-        )
+        usage_day_lock(day=day, shared=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _MARK,
+                [now, run.pk, Run.Status.RUNNING],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            (
+                department_id,
+                agent_id,
+                user_id,
+                version_id,
+                conversation_id,
+                status,
+                input_tokens,
+                output_tokens,
+                cost,
+                ttft_ms,
+                latency_ms,
+                rating,
+                review_status,
+            ) = row
+            succeeded = status == Run.Status.SUCCEEDED
+            started = conversation_id is not None and not (
+                Run.objects.filter(conversation_id=conversation_id, pk__lt=run.pk).exists()
+            )
+            minutes = 0
+            if succeeded and version_id is not None and review_status != Run.Review.REJECTED:
+                cursor.execute(
+                    "SELECT COALESCE((snapshot_text::jsonb ->> 'minutes_saved')::int, 0)"
+                    " FROM agents_agentversion WHERE id = %s",
+                    [version_id],
+                )
+                minutes = (cursor.fetchone() or (0,))[0]
+            sql = _UPSERT
+            for column, value in (("ttft_buckets", ttft_ms), ("latency_buckets", latency_ms)):
+                if value is not None:
+                    index = latency_bucket(value) + 1  # PostgreSQL arrays count from 1
+                    sql += f",\n    {column}[{index}] = c.{column}[{index}] + 1"
+            cursor.execute(
+                sql,
+                {
+                    "day": day,
+                    "department_id": department_id,
+                    "agent_id": agent_id,
+                    "user_id": user_id,
+                    "failed": 0 if succeeded else 1,
+                    "input_tokens": input_tokens,
+                    "output_tokens": output_tokens,
+                    "cost": cost,
+                    "started": int(started),
+                    "message": int(conversation_id is not None),
+                    "ttft_sum": ttft_ms or 0,
+                    "ttft_count": int(ttft_ms is not None),
+                    "ttft_buckets": _one_hot(ttft_ms),
+                    "latency_sum": latency_ms or 0,
+                    "latency_count": int(latency_ms is not None),
+                    "latency_buckets": _one_hot(latency_ms),
+                    "up": int(rating == 1),
+                    "down": int(rating == -1),
+                    "reviewed": int(review_status in REVIEWED),
+                    "approved": int(review_status in APPROVED),
+                    "minutes": minutes,
+                },
+            )
     run.metered_at = now
     return True
+
+
+def _one_hot(ms: int | None) -> list[int]:
+    buckets = [0] * len(LATENCY_BUCKETS_MS)
+    if ms is not None:
+        buckets[latency_bucket(ms)] = 1
+    return buckets
