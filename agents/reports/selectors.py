@@ -1,0 +1,447 @@
+"""What the leaders' reports show, read from the usage rollups (never from raw runs).
+
+Every selector takes ``department_ids``: the caller departments whose usage is reported, already narrowed
+by the viewer's scope (``report_department_ids(user)``). The usage of a department is what its people
+used (counters are keyed by the caller's department, whichever department owns the agent).
+
+Figures (the same keys everywhere a set of figures is returned):
+
+- ``conversations``: workspace conversations started; ``messages``: runs made in a workspace conversation
+  (a question and its answer); ``runs``: runs from every entry point (workspace, API, batch, playground);
+- ``active_users``: people with at least one run;
+- ``input_tokens``, ``output_tokens``, ``cost`` (yuan, by each model endpoint's prices);
+- ``ttft_p50``/``ttft_p95``/``latency_p50``/``latency_p95``: milliseconds, estimated from the fixed
+  histogram buckets (``LATENCY_BUCKETS_MS``; at most one bucket off), None without timed runs;
+- ``error_rate``: runs that did not succeed / runs; ``satisfaction``: 👍 / (👍 + 👎);
+  ``approval_rate``: approved (as is or edited) / reviewed; each None when its denominator is 0;
+- ``hours_saved``: minutes saved / 60 (succeeded runs of a published version not rejected by review,
+  times that version's minutes saved per run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Case, Count, F, Sum, Value, When
+from django.db.models.functions import Concat, TruncMonth, TruncWeek
+from django.utils.translation import gettext as _
+
+from tenants import scoping
+from tenants.models import Department, Membership, User
+from tenants.roles import Action, Role
+
+from ..catalog.areas import Area
+from ..models import Agent, Scenario, UsageCounter
+from ..models.runs import LATENCY_BUCKETS_MS
+
+METRIC_KEYS = (
+    "conversations",
+    "runs",
+    "active_users",
+    "messages",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "ttft_p50",
+    "ttft_p95",
+    "latency_p50",
+    "latency_p95",
+    "error_rate",
+    "satisfaction",
+    "approval_rate",
+    "hours_saved",
+)
+GRAINS = ("day", "week", "month")
+RANKINGS = ("agent", "department", "scenario", "user")
+PRESETS = {"today": 1, "7d": 7, "30d": 30}
+# A custom period longer than this is refused (the default period is shown instead).
+MAX_PERIOD_DAYS = 3 * 366
+# An agent's satisfaction is "falling" when it is this much below the previous period's, both periods
+# having at least this many ratings (fewer say nothing).
+FALLING_MARGIN = 0.10
+FALLING_MIN_RATINGS = 5
+
+_SUMMED = (
+    "runs",
+    "failed_runs",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "conversations_started",
+    "messages",
+    "ttft_count",
+    "latency_count",
+    "rated_up",
+    "rated_down",
+    "reviewed",
+    "approved",
+    "minutes_saved",
+)
+_N_BUCKETS = len(LATENCY_BUCKETS_MS)
+
+
+def _aggregates() -> dict:
+    aggregates = {f"s_{name}": Sum(name) for name in _SUMMED}
+    aggregates["s_active_users"] = Count("user_id", distinct=True)
+    for i in range(_N_BUCKETS):
+        aggregates[f"t{i}"] = Sum(F(f"ttft_buckets__{i}"))
+        aggregates[f"l{i}"] = Sum(F(f"latency_buckets__{i}"))
+    return aggregates
+
+
+_AGGREGATES = _aggregates()
+
+
+# --------------------------------------------------------------------------- scope and period
+
+
+def report_department_ids(user) -> list[int]:
+    """The departments whose usage ``user`` may see in reports: a leader's department and every one below
+    it, a department admin's own department, every department for a platform admin; [] for anyone else."""
+    ids = scoping.department_ids(user, Action.REPORT)
+    if ids is scoping.ALL:
+        return list(Department.objects.order_by("pk").values_list("pk", flat=True))
+    return sorted(ids)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days from ``start`` to ``end``, both included. ``key``: "today", "7d", "30d" or "custom"."""
+
+    start: date
+    end: date
+    key: str = "custom"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length that ends the day before this one starts."""
+        end = self.start - timedelta(days=1)
+        return Period(start=end - timedelta(days=self.days - 1), end=end)
+
+    @property
+    def label(self) -> str:
+        span = (
+            str(self.start)
+            if self.start == self.end
+            else _("%(start)s 至 %(end)s") % {"start": self.start, "end": self.end}
+        )
+        names = {"today": _("今天"), "7d": _("近 7 天"), "30d": _("近 30 天")}
+        if self.key in names:
+            return _("%(name)s（%(span)s）") % {"name": names[self.key], "span": span}
+        return span
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+def period_from(params, *, today: date) -> Period:
+    """The period a request asks for: ``period`` = "today" | "7d" | "30d" (ending today) | "custom" with
+    ``start`` and ``end`` (ISO dates; an end after today is cut to today). Anything else: the last 7 days."""
+    choice = params.get("period") or "7d"
+    if choice in PRESETS:
+        return Period(start=today - timedelta(days=PRESETS[choice] - 1), end=today, key=choice)
+    if choice == "custom":
+        try:
+            start = date.fromisoformat(params.get("start") or "")
+            end = min(date.fromisoformat(params.get("end") or ""), today)
+        except ValueError:
+            start = end = None
+        if start is not None and start <= end and (end - start).days < MAX_PERIOD_DAYS:
+            return Period(start=start, end=end)
+    return Period(start=today - timedelta(days=6), end=today, key="7d")
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def percentile_from_buckets(counts: list[int], q: float) -> float | None:
+    """The ``q`` quantile (0 < q ≤ 1) estimated from bucket counts over ``LATENCY_BUCKETS_MS``, interpolated
+    linearly inside the bucket that holds the nearest-rank value; None when there are no samples."""
+    total = sum(counts)
+    if not total:
+        return None
+    target = q * total
+    seen = 0
+    for i, count in enumerate(counts):
+        if count and seen + count >= target:
+            low = LATENCY_BUCKETS_MS[i]
+            high = LATENCY_BUCKETS_MS[i + 1] if i + 1 < _N_BUCKETS else low
+            return low + (target - seen) / count * (high - low)
+        seen += count
+    return float(LATENCY_BUCKETS_MS[-1])
+
+
+def _ratio(numerator, denominator) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _figures(row: dict) -> dict:
+    """The report figures from one aggregated row (see the module docstring)."""
+
+    def total(name):
+        return row.get(f"s_{name}") or 0
+
+    ttft = [row.get(f"t{i}") or 0 for i in range(_N_BUCKETS)]
+    latency = [row.get(f"l{i}") or 0 for i in range(_N_BUCKETS)]
+    runs = total("runs")
+    up, down = total("rated_up"), total("rated_down")
+    return {
+        "conversations": total("conversations_started"),
+        "runs": runs,
+        "active_users": total("active_users"),
+        "messages": total("messages"),
+        "input_tokens": total("input_tokens"),
+        "output_tokens": total("output_tokens"),
+        "cost": float(round(Decimal(total("cost")), 4)),
+        "ttft_p50": _rounded(percentile_from_buckets(ttft, 0.5)),
+        "ttft_p95": _rounded(percentile_from_buckets(ttft, 0.95)),
+        "latency_p50": _rounded(percentile_from_buckets(latency, 0.5)),
+        "latency_p95": _rounded(percentile_from_buckets(latency, 0.95)),
+        "error_rate": _ratio(total("failed_runs"), runs),
+        "satisfaction": _ratio(up, up + down),
+        "approval_rate": _ratio(total("approved"), total("reviewed")),
+        "hours_saved": round(total("minutes_saved") / 60, 2),
+        # What the ratios were computed from, for callers that weigh them (e.g. falling satisfaction).
+        "ratings": up + down,
+    }
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _change(value, previous) -> float | None:
+    if value is None or previous is None or not previous:
+        return None
+    return (value - previous) / previous
+
+
+def _counters(department_ids, period: Period):
+    return UsageCounter.objects.filter(
+        department_id__in=list(department_ids), day__gte=period.start, day__lte=period.end
+    )
+
+
+def _totals(department_ids, period: Period) -> dict:
+    return _figures(_counters(department_ids, period).aggregate(**_AGGREGATES))
+
+
+def overview(*, department_ids, period: Period) -> dict:
+    """Every figure for the period with the previous period's: ``{key: {"value", "previous", "change"}}``;
+    ``change`` is (value − previous) / previous, None when there is nothing to compare with."""
+    current = _totals(department_ids, period)
+    previous = _totals(department_ids, period.previous())
+    return {
+        key: {"value": current[key], "previous": previous[key], "change": _change(current[key], previous[key])}
+        for key in METRIC_KEYS
+    }
+
+
+def _bucket_starts(period: Period, grain: str) -> list[date]:
+    def start_of(day: date) -> date:
+        if grain == "week":
+            return day - timedelta(days=day.weekday())
+        if grain == "month":
+            return day.replace(day=1)
+        return day
+
+    starts, day = [], start_of(period.start)
+    while day <= period.end:
+        starts.append(day)
+        if grain == "week":
+            day += timedelta(days=7)
+        elif grain == "month":
+            day = (day + timedelta(days=32)).replace(day=1)
+        else:
+            day += timedelta(days=1)
+    return starts
+
+
+def trend(*, department_ids, period: Period, grain: str = "day") -> list[dict]:
+    """Figures per day, week (from Monday) or month of the period, oldest first, every bucket present (a
+    week or month cut by the period counts only the period's days): ``[{"bucket": date, **figures}]``."""
+    grain = grain if grain in GRAINS else "day"
+    bucket = {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day")}[grain]
+    rows = (
+        _counters(department_ids, period)
+        .annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(**_AGGREGATES)
+        .order_by("bucket")
+    )
+    found = {row["bucket"]: _figures(row) for row in rows}
+    empty = _figures({})
+    return [{"bucket": start, **found.get(start, empty)} for start in _bucket_starts(period, grain)]
+
+
+# --------------------------------------------------------------------------- rankings
+
+
+def _grouped(queryset, key, *, limit: int | None) -> list[tuple[object, dict]]:
+    rows = queryset.annotate(key=key).values("key").annotate(**_AGGREGATES).order_by("-s_runs", "key")
+    if limit is not None:
+        rows = rows[:limit]
+    return [(row["key"], _figures(row)) for row in rows]
+
+
+def _scenario_key():
+    return Case(
+        When(agent__scenario_key="", then=Concat(Value("area:"), F("agent__area"))),
+        default=F("agent__scenario_key"),
+    )
+
+
+def _labels(by: str, keys: list) -> dict:
+    """Display names (and extra columns) for ranking keys."""
+    if by == "agent":
+        return {
+            a.pk: {"label": a.name, "department": a.department.name, "icon": a.icon}
+            for a in Agent.objects.filter(pk__in=keys).select_related("department")
+        }
+    if by == "department":
+        return {d.pk: {"label": d.name} for d in Department.objects.filter(pk__in=keys)}
+    if by == "user":
+        return {u.pk: {"label": str(u)} for u in User.objects.filter(pk__in=keys)}
+    labels = {s.key: {"label": s.name} for s in Scenario.objects.filter(key__in=keys)}
+    for key in keys:
+        if key not in labels and key.startswith("area:"):
+            area = key.removeprefix("area:")
+            name = Area(area).label if area in Area.values else area
+            labels[key] = {"label": _("%(area)s（自建智能体）") % {"area": name}}
+    return labels
+
+
+def rankings(*, department_ids, period: Period, by: str, limit: int | None = 20) -> list[dict]:
+    """Agents, departments (caller departments, each its own use), scenarios (the catalog scenario an agent
+    was made from, else its area) or users (people; API-key calls have none), most runs first; ``limit``
+    None for all. Rows: ``{"key", "label", "runs", "active_users", "tokens", "cost", "satisfaction",
+    "hours_saved"}`` plus every other figure (and ``department`` for agents)."""
+    if by not in RANKINGS:
+        raise ValueError(f"unknown ranking {by!r}")
+    queryset = _counters(department_ids, period)
+    key = {"agent": F("agent_id"), "department": F("department_id"), "user": F("user_id")}.get(by) or _scenario_key()
+    if by == "user":
+        queryset = queryset.filter(user_id__isnull=False)
+    grouped = _grouped(queryset, key, limit=limit)
+    labels = _labels(by, [k for k, _figures in grouped])
+    return [
+        {
+            "key": k,
+            **labels.get(k, {"label": str(k)}),
+            **figures,
+            "tokens": figures["input_tokens"] + figures["output_tokens"],
+        }
+        for k, figures in grouped
+    ]
+
+
+def department_agents(*, department_ids, department_id: int, period: Period) -> list[dict]:
+    """Drill-down: the agents used by ``department_id`` and the departments below it (those among
+    ``department_ids``), as ranking rows, most runs first. A department outside ``department_ids`` gets []."""
+    ids = set(department_ids)
+    if department_id not in ids:
+        return []
+    department = Department.objects.filter(pk=department_id).first()
+    if department is None:
+        return []
+    below = Department.objects.filter(pk__in=ids, path__startswith=department.path).values_list("pk", flat=True)
+    return rankings(department_ids=list(below), period=period, by="agent", limit=None)
+
+
+# --------------------------------------------------------------------------- adoption
+
+
+def adoption(
+    *,
+    department_ids,
+    period: Period,
+    margin: float = FALLING_MARGIN,
+    min_ratings: int = FALLING_MIN_RATINGS,
+) -> dict:
+    """Where the platform is not taken up, as lists of ``{"key", "label", ...}``:
+
+    - ``idle_departments``: active departments with no run in the period;
+    - ``idle_staff``: active staff members of those departments with no run in the period (``department``:
+      where they are staff);
+    - ``unused_agents``: active published agents of those departments never used by anyone up to the
+      period's end (``department``: the owner);
+    - ``falling_satisfaction``: agents whose satisfaction among these departments fell by more than
+      ``margin`` against the previous period, both with ``min_ratings`` ratings or more (``satisfaction``,
+      ``previous``, ``change``), largest fall first.
+    """
+    ids = list(department_ids)
+    counters = _counters(ids, period).filter(runs__gt=0)
+    used_departments = set(counters.values_list("department_id", flat=True).distinct())
+    idle_departments = [
+        {"key": d.pk, "label": d.name, "path": d.path}
+        for d in Department.objects.filter(pk__in=ids, is_active=True).order_by("path")
+        if d.pk not in used_departments
+    ]
+
+    active_people = UsageCounter.objects.filter(day__gte=period.start, day__lte=period.end, runs__gt=0).filter(
+        user_id__isnull=False
+    )
+    staff = (
+        Membership.objects.filter(department__in=ids, role=Role.STAFF, user__is_active=True)
+        .exclude(user_id__in=active_people.values("user_id"))
+        .select_related("user", "department")
+        .order_by("department__path", "user__username")
+    )
+    idle_staff: dict[int, dict] = {}
+    for membership in staff:
+        row = idle_staff.setdefault(
+            membership.user_id, {"key": membership.user_id, "label": str(membership.user), "departments": []}
+        )
+        row["departments"].append(membership.department.name)
+    for row in idle_staff.values():
+        row["department"] = "、".join(row.pop("departments"))
+
+    ever_used = UsageCounter.objects.filter(day__lte=period.end, runs__gt=0).values("agent_id")
+    unused_agents = [
+        {"key": a.pk, "label": a.name, "department": a.department.name}
+        for a in Agent.objects.filter(
+            department__in=ids,
+            is_active=True,
+            current_version__isnull=False,
+            created_at__date__lte=period.end,
+        )
+        .exclude(pk__in=ever_used)
+        .select_related("department")
+        .order_by("department__path", "name")
+    ]
+
+    current = dict(_grouped(counters, F("agent_id"), limit=None))
+    previous = dict(_grouped(_counters(ids, period.previous()), F("agent_id"), limit=None))
+    falling = []
+    for agent_id, figures in current.items():
+        before = previous.get(agent_id)
+        if (
+            before is None
+            or figures["ratings"] < min_ratings
+            or before["ratings"] < min_ratings
+            or figures["satisfaction"] > before["satisfaction"] - margin
+        ):
+            continue
+        falling.append(
+            {
+                "key": agent_id,
+                "satisfaction": figures["satisfaction"],
+                "previous": before["satisfaction"],
+                "change": _change(figures["satisfaction"], before["satisfaction"]),
+            }
+        )
+    labels = _labels("agent", [row["key"] for row in falling])
+    falling = [{**row, **labels.get(row["key"], {"label": str(row["key"])})} for row in falling]
+    falling.sort(key=lambda row: (row["satisfaction"] - row["previous"], row["label"]))
+
+    return {
+        "idle_departments": idle_departments,
+        "idle_staff": list(idle_staff.values()),
+        "unused_agents": unused_agents,
+        "falling_satisfaction": falling,
+    }
