@@ -1,0 +1,44 @@
+"""The leaders' reports in a real browser: the overview draws its charts (vendored ECharts, fed by the page's
+JSON) under the Content-Security-Policy, and the period picker redraws them in place."""
+
+import re
+
+from playwright.sync_api import expect
+
+from agents.runtime.pipeline import run_execute
+from tests.agents.runtime.helpers import published_agent
+from tests.browser.helpers import login_as, screenshot
+
+
+def test_the_leader_lands_on_the_overview_and_sees_its_charts(page, tenant_a, tenant_b):
+    agent = published_agent(tenant_a.department, name="政策咨询助手", minutes_saved=20)
+    other = published_agent(tenant_b.department, name="乙局执法文书助手")
+    for i in range(3):
+        run_execute(principal=tenant_a.staff, agent=agent, message=f"博士安居补贴怎么申请？{i}")
+    run_execute(principal=tenant_b.staff, agent=other, message="起草询问笔录")
+
+    login_as(page, tenant_a.leader)
+
+    assert page.url.endswith("/reports/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("使用与成效报表")
+    expect(page.locator('[data-metric="runs"] .metric-value')).to_have_text("3")
+    trend = page.locator('[data-chart="line"]')
+    expect(trend).to_have_attribute("data-chart-state", "rendered")
+    expect(trend.locator("svg")).to_have_count(1)
+    bars = page.locator('[data-chart="bar"][data-table="agents"]')
+    expect(bars).to_have_attribute("data-chart-state", "rendered")
+    expect(bars.locator("svg")).to_contain_text("政策咨询助手")
+    expect(page.locator("main")).not_to_contain_text("乙局执法文书助手")
+    screenshot(page, "reports")
+
+    # Another period: the report is swapped in place (htmx) and its charts drawn again.
+    page.get_by_label("近 30 天").check()
+    page.get_by_role("combobox", name="趋势粒度").select_option("week")
+    page.get_by_role("button", name="查看").click()
+    expect(page).to_have_url(re.compile(r"period=30d"))
+    expect(page.locator('[data-chart="line"]')).to_have_attribute("data-chart-state", "rendered")
+    expect(page.locator('[data-metric="runs"] .metric-value')).to_have_text("3")
+
+    page.get_by_role("link", name="政策咨询助手").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("运行记录")
+    expect(page.locator("tr.status-succeeded")).to_have_count(3)
