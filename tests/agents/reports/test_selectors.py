@@ -1,5 +1,6 @@
 """What the reports show equals what the raw runs say, for exactly the departments the viewer may see."""
 
+import json
 import math
 from collections import defaultdict
 from datetime import date, timedelta
@@ -179,6 +180,7 @@ def test_the_overview_equals_the_raw_runs_for_the_period_and_the_one_before(
     ):
         figures = overview(department_ids=scope, period=period)
         assert set(figures) == set(METRIC_KEYS)
+        json.dumps(figures)  # plain numbers, ready for the JSON endpoints
         raw = _raw_figures(_raw_runs(scope, period))
         previous = _raw_figures(_raw_runs(scope, period.previous()))
         assert raw["runs"] > 0 and previous["runs"] > 0
@@ -299,7 +301,8 @@ def test_adoption_idle_departments_and_staff_unused_agents_and_falling_satisfact
     found = adoption(department_ids=report_department_ids(tenant_a.leader), period=week)
     assert [d["key"] for d in found["idle_departments"]] == [a1.department.pk, a2.department.pk]
     assert {s["key"] for s in found["idle_staff"]} == {a1.staff.pk, a2.staff.pk}
-    assert next(s for s in found["idle_staff"] if s["key"] == a2.staff.pk)["department"] == "甲局二科"
+    idle = next(s for s in found["idle_staff"] if s["key"] == a2.staff.pk)
+    assert (idle["label"], idle["department"]) == (str(a2.staff), "甲局二科")
     assert [u["key"] for u in found["unused_agents"]] == [never.pk]
     assert [f["key"] for f in found["falling_satisfaction"]] == [falling.pk]
     row = found["falling_satisfaction"][0]
