@@ -42,3 +42,31 @@ def test_the_leader_lands_on_the_overview_and_sees_its_charts(page, tenant_a, te
     page.get_by_role("link", name="政策咨询助手").first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("运行记录")
     expect(page.locator("tr.status-succeeded")).to_have_count(3)
+
+
+def test_the_demo_leader_sees_weeks_of_use_as_charts(page):
+    from agents.builder.services import catalog_sync
+    from agents.demo import demo_agents_load, demo_usage_load
+    from tenants.demo import demo_departments_load
+    from tenants.models import User
+
+    catalog_sync()
+    demo_departments_load(password="Demo-Pass-2026")
+    demo_agents_load()
+    demo_usage_load()
+
+    login_as(page, User.objects.get(username="district_leader"), password="Demo-Pass-2026")
+    page.goto("/reports/?period=30d")
+
+    trend = page.locator('[data-chart="line"]')
+    expect(trend).to_have_attribute("data-chart-state", "rendered")
+    # One point per day of the period for each of the three lines.
+    expect(trend.locator("svg path")).not_to_have_count(0)
+    expect(page.locator('[data-chart="bar"][data-table="departments"] svg')).to_contain_text("示范区市场监督管理局")
+    expect(page.locator('[data-adoption="falling_satisfaction"] li')).not_to_have_count(0)
+    screenshot(page, "reports-demo")
+
+    page.get_by_role("link", name="示范区应急管理局").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("示范区应急管理局")
+    expect(page.locator('[data-chart="bar"][data-table="agents"]')).to_have_attribute("data-chart-state", "rendered")
+    screenshot(page, "reports-department")

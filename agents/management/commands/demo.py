@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from agents.demo import demo_agents_load, demo_knowledge_load, demo_model_load
+from agents.demo import demo_agents_load, demo_knowledge_load, demo_model_load, demo_usage_load
 from tenants.demo import demo_departments_load, demo_loaded
 
 
@@ -18,6 +18,7 @@ class Command(BaseCommand):
             self.stdout.write(_("演示数据已存在，沿用现有数据（密码仅在首次创建时显示）。"))
             demo_agents_load()
             demo_knowledge_load()
+            self._usage()
             self._model()
             return
         accounts = demo_departments_load(password=password)
@@ -25,12 +26,19 @@ class Command(BaseCommand):
         self.stdout.write(_("已为演示部门发布 %(n)s 个智能体。") % {"n": len(agents)})
         documents = demo_knowledge_load()
         self.stdout.write(_("已将 %(n)s 份演示政策文件交给后台处理。") % {"n": len(documents)})
+        self._usage()
         self._model()
         self.stdout.write(self.style.SUCCESS(_("已创建演示数据。以下账号密码只显示这一次，请妥善保存：")))
         width = max(len(a.username) for a in accounts)
         for account in accounts:
             line = f"  {account.username.ljust(width)}  {account.password}  {account.role} · {account.department}"
             self.stdout.write(line)
+
+    def _usage(self):
+        # A few weeks of use, so the leaders' reports show real charts at once (once: skipped when there is history).
+        created = demo_usage_load()
+        if created:
+            self.stdout.write(_("已生成最近几周的演示使用记录 %(n)s 条，领导报表可直接查看。") % {"n": created})
 
     def _model(self):
         from agents.tasks import demo_conversations
