@@ -66,6 +66,16 @@ def test_the_demo_leader_sees_weeks_of_use_as_charts(page):
     expect(page.locator('[data-adoption="falling_satisfaction"] li')).not_to_have_count(0)
     screenshot(page, "reports-demo")
 
+    # On paper: the figures, charts and tables; no navigation, period form or download links.
+    page.emulate_media(media="print")
+    expect(page.locator("header.topbar")).to_be_hidden()
+    expect(page.locator(".period-picker")).to_be_hidden()
+    expect(page.locator(".exports").first).to_be_hidden()
+    expect(page.locator('[data-chart="line"] svg')).to_be_visible()
+    expect(page.locator('[data-metric="runs"]')).to_be_visible()
+    screenshot(page, "reports-print")
+    page.emulate_media(media="screen")
+
     page.get_by_role("link", name="示范区应急管理局").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("示范区应急管理局")
     expect(page.locator('[data-chart="bar"][data-table="agents"]')).to_have_attribute("data-chart-state", "rendered")
