@@ -84,11 +84,14 @@ _N_BUCKETS = len(LATENCY_BUCKETS_MS)
 
 # The sums every set of figures is computed from, over usage counters aliased "c".
 _SELECT = ", ".join(
-    [f"sum(c.{name}) AS s_{name}" for name in _SUMMED]
-    + ["count(DISTINCT c.user_id) AS s_active_users"]
-    + [f"sum(c.ttft_buckets[{i + 1}]) AS t{i}" for i in range(_N_BUCKETS)]
+    [f"sum(c.{name}) AS s_{name}" for name in _SUMMED] + ["count(DISTINCT c.user_id) AS s_active_users"]
+)
+# The histograms, only where percentiles are shown (64 more sums per row: most of a query's time).
+_SELECT_BUCKETS = ", ".join(
+    [f"sum(c.ttft_buckets[{i + 1}]) AS t{i}" for i in range(_N_BUCKETS)]
     + [f"sum(c.latency_buckets[{i + 1}]) AS l{i}" for i in range(_N_BUCKETS)]
 )
+PERCENTILE_KEYS = ("ttft_p50", "ttft_p95", "latency_p50", "latency_p95")
 # What rows are grouped by (SQL over "c" and, for scenarios, the agent "a").
 _GROUPS = {
     "agent": "c.agent_id",
@@ -101,18 +104,21 @@ _GROUPS = {
 }
 
 
-def _sums(department_ids, period: Period, *, by: str | None = None, limit: int | None = None) -> list[dict]:
+def _sums(
+    department_ids, period: Period, *, by: str | None = None, limit: int | None = None, buckets: bool = False
+) -> list[dict]:
     """The counters' sums for the departments and period, one row in all or one per ``by`` group (as ``key``;
-    most runs first). Plain SQL: the ORM would spend longer compiling ~80 aggregates than the database
-    spends on them."""
+    most runs first), with the histograms when ``buckets``. Plain SQL: the ORM would spend longer
+    compiling ~80 aggregates than the database spends on them."""
     key = f"{_GROUPS[by]} AS key, " if by else ""
+    columns = f"{_SELECT}, {_SELECT_BUCKETS}" if buckets else _SELECT
     join = "JOIN agents_agent a ON a.id = c.agent_id" if by == "scenario" else ""
     where = "AND c.user_id IS NOT NULL" if by == "user" else ""
     tail = " GROUP BY 1 ORDER BY s_runs DESC, 1" if by else ""
     if by and limit is not None:
         tail += f" LIMIT {int(limit)}"
     sql = (
-        f"SELECT {key}{_SELECT} FROM agents_usagecounter c {join}"  # noqa: S608  (constant SQL; values bound)
+        f"SELECT {key}{columns} FROM agents_usagecounter c {join}"  # noqa: S608  (constant SQL; values bound)
         f" WHERE c.department_id = ANY(%s) AND c.day >= %s AND c.day <= %s {where}{tail}"
     )
     with connection.cursor() as cursor:
@@ -208,16 +214,15 @@ def _ratio(numerator, denominator) -> float | None:
 
 
 def _figures(row: dict) -> dict:
-    """The report figures from one aggregated row (see the module docstring)."""
+    """The report figures from one aggregated row (see the module docstring); the percentiles only when the
+    row has the histograms."""
 
     def total(name) -> int:
         return int(row.get(f"s_{name}") or 0)  # sum() of a bigint column is numeric (a Decimal)
 
-    ttft = [int(row.get(f"t{i}") or 0) for i in range(_N_BUCKETS)]
-    latency = [int(row.get(f"l{i}") or 0) for i in range(_N_BUCKETS)]
     runs = total("runs")
     up, down = total("rated_up"), total("rated_down")
-    return {
+    figures = {
         "conversations": total("conversations_started"),
         "runs": runs,
         "active_users": total("active_users"),
@@ -225,17 +230,21 @@ def _figures(row: dict) -> dict:
         "input_tokens": total("input_tokens"),
         "output_tokens": total("output_tokens"),
         "cost": float(round(Decimal(row.get("s_cost") or 0), 4)),
-        "ttft_p50": _rounded(percentile_from_buckets(ttft, 0.5)),
-        "ttft_p95": _rounded(percentile_from_buckets(ttft, 0.95)),
-        "latency_p50": _rounded(percentile_from_buckets(latency, 0.5)),
-        "latency_p95": _rounded(percentile_from_buckets(latency, 0.95)),
         "error_rate": _ratio(total("failed_runs"), runs),
         "satisfaction": _ratio(up, up + down),
         "approval_rate": _ratio(total("approved"), total("reviewed")),
         "hours_saved": round(total("minutes_saved") / 60, 2),
-        # What the ratios were computed from, for callers that weigh them (e.g. falling satisfaction).
+        # What satisfaction was computed from, for callers that weigh it.
         "ratings": up + down,
     }
+    if "t0" in row:  # the histograms were summed
+        ttft = [int(row[f"t{i}"] or 0) for i in range(_N_BUCKETS)]
+        latency = [int(row[f"l{i}"] or 0) for i in range(_N_BUCKETS)]
+        figures["ttft_p50"] = _rounded(percentile_from_buckets(ttft, 0.5))
+        figures["ttft_p95"] = _rounded(percentile_from_buckets(ttft, 0.95))
+        figures["latency_p50"] = _rounded(percentile_from_buckets(latency, 0.5))
+        figures["latency_p95"] = _rounded(percentile_from_buckets(latency, 0.95))
+    return figures
 
 
 def _rounded(value: float | None) -> int | None:
@@ -249,7 +258,7 @@ def _change(value, previous) -> float | None:
 
 
 def _totals(department_ids, period: Period) -> dict:
-    return _figures(_sums(department_ids, period)[0])
+    return _figures(_sums(department_ids, period, buckets=True)[0])
 
 
 def overview(*, department_ids, period: Period) -> dict:
@@ -285,7 +294,8 @@ def _bucket_starts(period: Period, grain: str) -> list[date]:
 
 def trend(*, department_ids, period: Period, grain: str = "day") -> list[dict]:
     """Figures per day, week (from Monday) or month of the period, oldest first, every bucket present (a
-    week or month cut by the period counts only the period's days): ``[{"bucket": date, **figures}]``."""
+    week or month cut by the period counts only the period's days): ``[{"bucket": date, **figures}]``,
+    every figure but the latency percentiles (those are the overview's)."""
     grain = grain if grain in GRAINS else "day"
     found = {row["key"]: _figures(row) for row in _sums(department_ids, period, by=grain)}
     empty = _figures({})
@@ -323,7 +333,7 @@ def rankings(*, department_ids, period: Period, by: str, limit: int | None = 20)
     """Agents, departments (caller departments, each its own use), scenarios (the catalog scenario an agent
     was made from, else its area) or users (people; API-key calls have none), most runs first; ``limit``
     None for all. Rows: ``{"key", "label", "runs", "active_users", "tokens", "cost", "satisfaction",
-    "hours_saved"}`` plus every other figure (and ``department`` for agents)."""
+    "hours_saved"}`` plus every other figure but the latency percentiles (and ``department`` for agents)."""
     if by not in RANKINGS:
         raise ValueError(f"unknown ranking {by!r}")
     grouped = _grouped(department_ids, period, by, limit=limit)
