@@ -4,6 +4,7 @@ import re
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -56,3 +57,16 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
         language = translation.get_supported_language_variant(language)
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+        request.language_chosen = bool(chosen) and language == chosen
+
+    def process_response(self, request, response):
+        # Remember a language the user chose, for what reaches them outside the site (e-mail).
+        user = getattr(request, "user", None)
+        if (
+            getattr(request, "language_chosen", False)
+            and user is not None
+            and user.is_authenticated
+            and getattr(user, "language", None) != request.LANGUAGE_CODE
+        ):
+            get_user_model().objects.filter(pk=user.pk).update(language=request.LANGUAGE_CODE)
+        return super().process_response(request, response)

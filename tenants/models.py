@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
@@ -32,6 +33,13 @@ class User(AbstractUser):
     """A person. Platform admins are superusers; everyone else acts through memberships."""
 
     display_name = models.CharField(_("姓名"), max_length=100, blank=True)
+    language = models.CharField(
+        _("语言"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("邮件等通知使用的语言；用户在页面上切换语言时自动更新。"),
+    )
 
     objects = UserManager()
 

@@ -26,11 +26,7 @@ def weekly_period(*, today: date) -> selectors.Period:
 
 
 def leader_language(*, user) -> str:
-    """The language a leader reads their mail in.
-
-    Users have no language preference of their own yet (tenants.models.User holds none), so every
-    leader gets the platform's ``LANGUAGE_CODE``; a ``language`` attribute, once users have one, wins.
-    """
+    """The language a leader reads their mail in: the one they last chose on the site, else the platform's."""
     language = getattr(user, "language", "") or ""
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 

@@ -61,14 +61,20 @@ def test_each_leader_gets_their_own_subtrees_figures(week, tenant_a, tenant_b, s
     assert f"start={start:%Y-%m-%d}" in jia.body
 
 
-def test_the_summary_is_in_the_platforms_language(week, settings):
-    # Users hold no language preference of their own: the platform's LANGUAGE_CODE decides.
-    settings.LANGUAGE_CODE = "en"
+def test_each_leader_reads_the_summary_in_the_language_they_chose(week, tenant_a, client):
+    # A leader who switched the site to English gets the mail in English; the others in Chinese.
+    client.force_login(tenant_a.leader)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/reports/"})
+    client.get("/reports/")
+    tenant_a.leader.refresh_from_db()
+    assert tenant_a.leader.language == "en"
     weekly_summaries_send(today=week["today"])
-    assert len(mail.outbox) == 3 and all('<html lang="en">' in m.alternatives[0][0] for m in mail.outbox)
-    settings.LANGUAGE_CODE = "zh-hans"
-    weekly_summaries_send(today=week["today"])
-    assert all('<html lang="zh-hans">' in m.alternatives[0][0] for m in mail.outbox[3:])
+    by_address = {m.to[0]: m for m in mail.outbox}
+    english = by_address["jia@example.gov.cn"]
+    assert '<html lang="en">' in english.alternatives[0][0] and "每周使用报告" not in english.subject
+    assert all(
+        '<html lang="zh-hans">' in m.alternatives[0][0] for a, m in by_address.items() if a != "jia@example.gov.cn"
+    )
 
 
 def test_a_week_without_use_still_reports_zero_and_no_mail_goes_to_leaders_without_an_address(week, tenant_a):
