@@ -4,14 +4,15 @@ Every selector takes ``department_ids``: the caller departments whose usage is r
 by the viewer's scope (``report_department_ids(user)``). The usage of a department is what its people
 used (counters are keyed by the caller's department, whichever department owns the agent).
 
-Figures (the same keys everywhere a set of figures is returned):
+Figures (the same keys wherever a set of figures is returned; trends and rankings leave out the four
+latency percentiles, which only the overview shows):
 
 - ``conversations``: workspace conversations started; ``messages``: runs made in a workspace conversation
   (a question and its answer); ``runs``: runs from every entry point (workspace, API, batch, playground);
 - ``active_users``: people with at least one run;
 - ``input_tokens``, ``output_tokens``, ``cost`` (yuan, by each model endpoint's prices);
 - ``ttft_p50``/``ttft_p95``/``latency_p50``/``latency_p95``: milliseconds, estimated from the fixed
-  histogram buckets (``LATENCY_BUCKETS_MS``; at most one bucket off), None without timed runs;
+  histogram buckets (``LATENCY_BUCKETS_MS``; within the bucket of the exact value), None without timed runs;
 - ``error_rate``: runs that did not succeed / runs; ``satisfaction``: 👍 / (👍 + 👎);
   ``approval_rate``: approved (as is or edited) / reviewed; each None when its denominator is 0;
 - ``hours_saved``: minutes saved / 60 (succeeded runs of a published version not rejected by review,
