@@ -64,3 +64,23 @@ def may(*, user, action: str) -> bool:
 
 
 __all__ = ["Action", "departments_for", "home_url_name", "may", "sections_for", "user_roles"]
+
+
+def user_labels(*, ids) -> dict[int, str]:
+    """How people are named on pages (display name, else full name, else username), by user id, in one query."""
+    from .models import User
+
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {
+        user.pk: str(user)
+        for user in User.objects.filter(pk__in=wanted).only("username", "display_name", "first_name", "last_name")
+    }
+
+
+def user_label(*, user_id) -> str:
+    """One person's name for a page: "—" for nobody, "#id" for an account that no longer exists."""
+    if user_id is None:
+        return "—"
+    return user_labels(ids=[user_id]).get(user_id, f"#{user_id}")

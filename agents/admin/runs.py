@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from tenants.admin import DepartmentScopedAdmin
-from tenants.models import User
+from tenants.selectors import user_label, user_labels
 
 from ..models import Run
 from ..runtime.display import run_trace
@@ -32,9 +32,17 @@ class RunAdmin(DepartmentScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The people of a whole page in one query (runs keep a user id, not a foreign key).
+        labels = user_labels(ids={run.user_id for run in changelist.result_list})
+        for run in changelist.result_list:
+            run.user_label = labels.get(run.user_id, f"#{run.user_id}") if run.user_id else "—"
+        return changelist
+
     @admin.display(description=_("使用人"))
     def user_name(self, obj):
-        return _user_label(obj.user_id)
+        return getattr(obj, "user_label", None) or user_label(user_id=obj.user_id)
 
     @admin.display(description=_("token"))
     def tokens(self, obj):
@@ -46,14 +54,7 @@ class RunAdmin(DepartmentScopedAdmin):
         if run is not None:
             extra = {
                 "trace": run_trace(run=run, user=request.user),
-                "run_user": _user_label(run.user_id),
-                "reviewer": _user_label(run.reviewer_id) if run.reviewer_id else "",
+                "run_user": user_label(user_id=run.user_id),
+                "reviewer": user_label(user_id=run.reviewer_id) if run.reviewer_id else "",
             }
         return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
-
-
-def _user_label(user_id) -> str:
-    if user_id is None:
-        return "—"
-    user = User.objects.filter(pk=user_id).only("username", "display_name").first()
-    return str(user) if user else f"#{user_id}"

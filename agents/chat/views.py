@@ -19,9 +19,8 @@ from agents.runtime.display import run_trace, text_for
 from agents.runtime.prompting import RunInputInvalid
 from agents.runtime.review import Decision, review_queue, run_review
 from tenants.access import requires
-from tenants.models import User
 from tenants.roles import Action
-from tenants.selectors import departments_for, may
+from tenants.selectors import departments_for, may, user_label
 
 from . import services, streaming
 from .presenters import turn
@@ -332,7 +331,11 @@ def review_item(request, run_id):
     return render(
         request,
         "agents/review_item.html",
-        {"trace": trace, "run_user": _name(run.user_id), "reviewer": _name(run.reviewer_id)},
+        {
+            "trace": trace,
+            "run_user": user_label(user_id=run.user_id),
+            "reviewer": user_label(user_id=run.reviewer_id) if run.reviewer_id else "",
+        },
     )
 
 
@@ -351,10 +354,3 @@ def _decide(request, run):
     labels = {Decision.APPROVE: _("已通过。"), Decision.EDIT: _("已修改并通过。"), Decision.REJECT: _("已驳回。")}
     messages.success(request, labels[request.POST["decision"]])
     return redirect("chat:review")
-
-
-def _name(user_id):
-    if user_id is None:
-        return ""
-    user = User.objects.filter(pk=user_id).first()
-    return str(user) if user else f"#{user_id}"

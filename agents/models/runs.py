@@ -58,6 +58,14 @@ class Conversation(models.Model):
 class RunQuerySet(ScopedQuerySet):
     """Runs belong to the agent's department: its admins and reviewers see their traces."""
 
+    def used_in(self, department_ids) -> RunQuerySet:
+        """Runs made from these departments (the caller's department; the agent's when none was recorded),
+        which is how usage reports count them."""
+        ids = list(department_ids)
+        return self.filter(
+            models.Q(caller_department__in=ids) | models.Q(caller_department__isnull=True, department__in=ids)
+        )
+
 
 class Run(models.Model):
     """One execution of an agent version, whatever the entry point, with everything needed to trace it.

@@ -9,7 +9,6 @@ reads raw runs. Views stay thin: selectors compute, ``tables`` shapes, ``exports
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,9 +17,10 @@ from django.utils.translation import gettext as _
 
 from agents.models import Agent, Run
 from tenants.access import requires
-from tenants.models import Department, User
+from tenants.models import Department
 from tenants.roles import Action
 from tenants.scoping import ALL, department_ids
+from tenants.selectors import user_labels
 
 from . import selectors
 from .exports import FORMATS, Column, export_response
@@ -299,8 +299,8 @@ def agent_runs(request, agent_id: int):
         ids = _subtree(scope, narrowed)
     period = _period(request)
     runs = (
-        Run.objects.filter(agent=agent, started_at__date__gte=period.start, started_at__date__lte=period.end)
-        .filter(Q(caller_department__in=ids) | Q(caller_department__isnull=True, department__in=ids))
+        Run.objects.used_in(ids)
+        .filter(agent=agent, started_at__date__gte=period.start, started_at__date__lte=period.end)
         .select_related("caller_department", "department")
         .order_by("-started_at", "-pk")
     )
@@ -339,8 +339,7 @@ def _reportable_agent(scope: list[int], agent_id: int) -> Agent:
 def _run_rows(user, runs: list[Run]) -> list[dict]:
     manage = department_ids(user, Action.MANAGE)
     review = department_ids(user, Action.REVIEW)
-    users = User.objects.filter(pk__in={r.user_id for r in runs if r.user_id}).only("username", "display_name")
-    names = {u.pk: str(u) for u in users}
+    names = user_labels(ids={r.user_id for r in runs})
     rows = []
     for run in runs:
         admin_url = review_url = None

@@ -558,33 +558,28 @@ class _Execution:
             )
 
     def _count(self, completed: Completed | None) -> None:
-        if completed is None:
-            return
-        run = self.run
-        run.model_calls += 1
-        run.input_tokens += completed.usage.input_tokens
-        run.output_tokens += completed.usage.output_tokens
-        run.tokens_estimated = run.tokens_estimated or completed.usage.estimated
-        endpoint = self.endpoints.get(completed.endpoint_id)
-        if endpoint is not None:
-            run.endpoint = endpoint
-            run.endpoint_name = endpoint.name
-            run.cost += _cost(endpoint, completed.usage.input_tokens, completed.usage.output_tokens)
-        run.model_name = completed.model
+        if completed is not None:
+            self._add_usage(
+                completed.usage, completed.endpoint_id, completed.model, estimated=completed.usage.estimated
+            )
 
     def _count_partial(self, exc: StreamBroken) -> None:
         usage = getattr(exc, "usage", None)
-        if usage is None:
-            return
-        self.run.model_calls += 1
-        self.run.input_tokens += usage.input_tokens
-        self.run.output_tokens += usage.output_tokens
-        self.run.tokens_estimated = True
-        endpoint = self.endpoints.get(getattr(exc, "endpoint_id", None))
+        if usage is not None:
+            self._add_usage(usage, getattr(exc, "endpoint_id", None), getattr(exc, "model", ""), estimated=True)
+
+    def _add_usage(self, usage, endpoint_id, model: str, *, estimated: bool) -> None:
+        """One model call's tokens and cost, added to the run (a broken stream's usage is an estimate)."""
+        run = self.run
+        run.model_calls += 1
+        run.input_tokens += usage.input_tokens
+        run.output_tokens += usage.output_tokens
+        run.tokens_estimated = run.tokens_estimated or estimated
+        run.model_name = model or run.model_name
+        endpoint = self.endpoints.get(endpoint_id)
         if endpoint is not None:
-            self.run.endpoint, self.run.endpoint_name = endpoint, endpoint.name
-            self.run.model_name = getattr(exc, "model", "") or self.run.model_name
-            self.run.cost += _cost(endpoint, usage.input_tokens, usage.output_tokens)
+            run.endpoint, run.endpoint_name = endpoint, endpoint.name
+            run.cost += _cost(endpoint, usage.input_tokens, usage.output_tokens)
 
     # ------------------------------------------------------------------ the end
 
