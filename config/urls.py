@@ -14,6 +14,8 @@ urlpatterns = [
     path("workspace/", include("agents.chat.urls")),
     path("reports/", include("agents.reports.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("agents.api.urls")),
+    path("v1/", include("agents.api.openai.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
 ]

@@ -105,9 +105,15 @@ def record(*, obj, kind: str, changes: dict) -> None:
     actor = ctx.actor() if callable(ctx.actor) else ctx.actor
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
+    if getattr(actor, "is_api_key", False):
+        # A key's changes are attributed to the person who created it, naming the key.
+        actor_id, actor_name = actor.created_by_id, f"{actor.name} ({actor.prefix}…)"[:150]
+    else:
+        actor_id = actor.pk if actor is not None else None
+        actor_name = actor.get_username() if actor is not None else ""
     AuditEntry.objects.create(
-        actor_id=(actor.pk if actor is not None else None),
-        actor_name=(actor.get_username() if actor is not None else ""),
+        actor_id=actor_id,
+        actor_name=actor_name,
         department_id=department_id_of(obj),
         kind=kind,
         model=obj._meta.label,

@@ -10,6 +10,8 @@ from django.utils import translation
 
 from . import audit
 
+# Where other systems call the platform (the REST API and the OpenAI-compatible API).
+API_PATHS = ("/api/", "/v1/")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -34,7 +36,12 @@ class AuditActorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        via = "admin" if request.path.startswith("/admin/") else "web"
+        if request.path.startswith("/admin/"):
+            via = "admin"
+        elif request.path.startswith(API_PATHS):
+            via = "api"
+        else:
+            via = "web"
         # Resolved lazily: the user is only looked up if the request changes something.
         with audit.context(
             actor=lambda: getattr(request, "user", None),
@@ -48,10 +55,17 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
     """Simplified Chinese unless the user chose another language (the language cookie).
 
     The browser's Accept-Language is ignored on purpose: shared office machines often carry an
-    English browser, and the platform speaks Chinese first.
+    English browser, and the platform speaks Chinese first. The APIs follow Accept-Language, since
+    a calling system says what it wants.
     """
 
     def process_request(self, request):
+        if request.path.startswith(API_PATHS):
+            # Other systems have no cookie: they choose with Accept-Language (Chinese unless they ask).
+            translation.activate(translation.get_language_from_request(request))
+            request.LANGUAGE_CODE = translation.get_language()
+            request.language_chosen = False
+            return
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         language = chosen if chosen and translation.check_for_language(chosen) else settings.LANGUAGE_CODE
         language = translation.get_supported_language_variant(language)

@@ -200,3 +200,169 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError(_("审计日志不可删除。"))
+
+
+class QuotaFields(models.Model):
+    """Limits on how much a subject may use; empty means no limit."""
+
+    requests_per_minute = models.PositiveIntegerField(_("每分钟请求数上限"), null=True, blank=True)
+    tokens_per_day = models.PositiveBigIntegerField(_("每日 token 上限"), null=True, blank=True)
+    tokens_per_month = models.PositiveBigIntegerField(_("每月 token 上限"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class DepartmentQuota(QuotaFields):
+    """A department's quotas, set by platform admins: for the department as a whole, and for each member."""
+
+    department = models.OneToOneField(
+        Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="quota"
+    )
+    user_requests_per_minute = models.PositiveIntegerField(_("每人每分钟请求数上限"), null=True, blank=True)
+    user_tokens_per_day = models.PositiveBigIntegerField(_("每人每日 token 上限"), null=True, blank=True)
+    user_tokens_per_month = models.PositiveBigIntegerField(_("每人每月 token 上限"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("部门配额")
+        verbose_name_plural = _("部门配额")
+        ordering = ["department__path"]
+
+    def __str__(self) -> str:
+        return str(self.department)
+
+
+class ApiKeyQuerySet(ScopedQuerySet):
+    def usable(self) -> ApiKeyQuerySet:
+        """Keys that work right now: not revoked or expired, and their department and owner enabled."""
+        from django.utils import timezone
+
+        return self.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()),
+            revoked_at__isnull=True,
+            department__is_active=True,
+            created_by__is_active=True,
+        )
+
+
+class ApiKey(QuotaFields):
+    """A department's key for other systems. Only a hash of the secret is stored; the secret is shown once.
+
+    A key is also a principal for the scoping API: it reaches its own department, for the actions its
+    scopes allow, and runs only the agents listed on it. It stops working as soon as it is revoked or
+    expires, or its department or the person who created it is disabled.
+    """
+
+    class Scope(models.TextChoices):
+        RUN = "run", _("运行智能体")
+        KNOWLEDGE = "knowledge", _("管理知识库")
+        REPORTS = "reports", _("读取用量")
+
+    department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("名称"), max_length=100, help_text=_("调用方系统的名称，例如“12345 热线工单系统”。"))
+    prefix = models.CharField(_("密钥前缀"), max_length=20, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(_("权限范围"), default=list, blank=True)
+    agents = models.ManyToManyField(
+        "agents.Agent",
+        verbose_name=_("可调用的智能体"),
+        blank=True,
+        related_name="api_keys",
+        help_text=_("本部门的智能体，或授权给本部门使用的智能体。"),
+    )
+    created_by = models.ForeignKey(
+        User, verbose_name=_("创建人"), on_delete=models.CASCADE, related_name="api_keys", editable=False
+    )
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True, help_text=_("留空表示不过期。"))
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        User,
+        verbose_name=_("吊销人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    last_used_at = models.DateTimeField(_("最近使用时间"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    # A key acts for itself in the scoping API (tenants.scoping.department_ids), never as a person.
+    is_api_key = True
+    is_authenticated = True
+    is_anonymous = False
+    is_superuser = False
+    is_staff = False
+
+    class Meta:
+        verbose_name = _("API 密钥")
+        verbose_name_plural = _("API 密钥")
+        ordering = ["department__path", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        from django.utils import timezone
+
+        return (
+            self.revoked_at is None
+            and (self.expires_at is None or self.expires_at > timezone.now())
+            and self.department.is_active
+            and self.created_by.is_active
+        )
+
+    @property
+    def caller_department_id(self) -> int:
+        return self.department_id
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+    def scope_department_ids(self, action: str) -> frozenset[int]:
+        needed = {
+            Action.USE: self.Scope.RUN,
+            Action.MANAGE: self.Scope.KNOWLEDGE,
+            Action.REPORT: self.Scope.REPORTS,
+        }.get(action)
+        if needed and self.has_scope(needed) and self.is_active:
+            return frozenset({self.department_id})
+        return frozenset()
+
+
+# The audit log shows a digest instead of the stored hash.
+ApiKey._meta.get_field("key_hash").audit_secret = True
+
+
+class RateWindow(models.Model):
+    """Requests counted per subject and minute, shared by every process (fixed-window rate limiting)."""
+
+    subject = models.CharField(max_length=40)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "minute"], name="rate_window_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.minute:%H:%M} {self.count}"
+
+
+class TokenUsage(models.Model):
+    """Tokens used per subject and day, added exactly once per run when it is metered (for quotas)."""
+
+    subject = models.CharField(max_length=40)
+    day = models.DateField()
+    tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "day"], name="token_usage_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.day} {self.tokens}"

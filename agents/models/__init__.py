@@ -1,6 +1,7 @@
 """Agent, prompt, tool, knowledge, run and review models."""
 
 from .agents import Agent, AgentVersion
+from .batches import BatchJob, BatchRow
 from .catalog import Scenario
 from .endpoints import ModelEndpoint
 from .knowledge import Document, KnowledgeBase, Passage
@@ -13,6 +14,8 @@ __all__ = [
     "Agent",
     "AgentVersion",
     "AllowedHost",
+    "BatchJob",
+    "BatchRow",
     "Conversation",
     "Document",
     "KnowledgeBase",

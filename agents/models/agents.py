@@ -26,10 +26,23 @@ from .tools import Tool
 
 class AgentQuerySet(ScopedQuerySet):
     def usable_by(self, user) -> AgentQuerySet:
-        """Published, active agents the user may use: assigned in their department, or granted to it."""
+        """Published, active agents the user may use: assigned in their department, or granted to it.
+
+        An API key may use the agents listed on it that its department may use (its own or granted to
+        it), and only while it holds the "run" scope and works.
+        """
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
         published = self.filter(is_active=True, current_version__isnull=False)
+        if getattr(user, "is_api_key", False):
+            if not user.has_scope(user.Scope.RUN):
+                return self.none()
+            department = user.department_id
+            return (
+                published.filter(Q(department_id=department) | Q(granted_departments=department))
+                .filter(api_keys=user)
+                .distinct()
+            )
         if user.is_superuser:
             return published
         ids = department_ids(user, Action.USE)

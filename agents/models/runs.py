@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedTextField
 
-from tenants.models import Department
+from tenants.models import ApiKey, Department
 from tenants.scoping import ScopedQuerySet
 
 from .agents import Agent, AgentVersion
@@ -19,20 +19,30 @@ from .endpoints import ModelEndpoint
 
 class ConversationQuerySet(ScopedQuerySet):
     def owned_by(self, user) -> ConversationQuerySet:
-        """The user's own conversations (nobody else's, whatever their role)."""
+        """The user's (or API key's) own conversations (nobody else's, whatever their role)."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
+        if getattr(user, "is_api_key", False):
+            return self.filter(api_key=user, is_deleted=False)
         return self.filter(user=user, is_deleted=False)
 
 
 class Conversation(models.Model):
-    """A thread of runs between one user and one agent. ``department`` is the caller's department."""
+    """A thread of runs between one user (or one API key) and one agent. ``department`` is the caller's."""
 
     audit_log = False
 
     department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="conversations"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("用户"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+    )
+    api_key = models.ForeignKey(
+        ApiKey, verbose_name=_("API 密钥"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     agent = models.ForeignKey(Agent, verbose_name=_("智能体"), on_delete=models.PROTECT, related_name="conversations")
     title = models.CharField(_("标题"), max_length=200, blank=True)
@@ -124,6 +134,16 @@ class Run(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("使用人"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # Set when another system made the run with a department API key (``user`` is then empty).
+    api_key = models.ForeignKey(
+        ApiKey,
+        verbose_name=_("API 密钥"),
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,

@@ -16,6 +16,8 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from tenants.quotas import tokens_add
+
 from ..models import Run, UsageCounter
 from ..models.runs import LATENCY_BUCKETS_MS
 from ..runtime.metering import APPROVED, REVIEWED, usage_day, usage_day_lock
@@ -29,6 +31,7 @@ LATE_COMMIT_SLACK = timedelta(minutes=10)
 _MARK = """
 UPDATE agents_run SET metered_at = %(now)s
 WHERE started_at >= %(lo)s AND started_at < %(hi)s AND metered_at IS NULL AND status <> %(running)s
+RETURNING COALESCE(caller_department_id, department_id), api_key_id, user_id, input_tokens + output_tokens
 """
 
 
@@ -104,6 +107,10 @@ def usage_day_rebuild(*, day: date) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         usage_day_lock(day=day, shared=False)
         cursor.execute(_MARK, {"now": now, "lo": lo, "hi": hi, "running": Run.Status.RUNNING})
+        # Runs metered here for the first time (their process died before metering them) count
+        # against quotas now, once, like every other run.
+        for department_id, api_key_id, user_id, tokens in cursor.fetchall():
+            tokens_add(day=day, tokens=tokens, department_id=department_id, api_key_id=api_key_id, user_id=user_id)
         cursor.execute("DELETE FROM agents_usagecounter WHERE day = %s", [day])
         cursor.execute(
             _REBUILD,

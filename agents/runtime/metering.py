@@ -12,6 +12,8 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tenants.quotas import tokens_add
+
 from ..models import Run
 from ..models.runs import LATENCY_BUCKETS_MS, latency_bucket
 
@@ -39,7 +41,7 @@ def usage_day_lock(*, day: date, shared: bool) -> None:
 _MARK = """
 UPDATE agents_run SET metered_at = %s WHERE id = %s AND metered_at IS NULL AND status <> %s
 RETURNING COALESCE(caller_department_id, department_id), agent_id, user_id, version_id, conversation_id, status,
-    input_tokens, output_tokens, cost, ttft_ms, latency_ms, rating, review_status
+    input_tokens, output_tokens, cost, ttft_ms, latency_ms, rating, review_status, api_key_id
 """
 
 _UPSERT = """
@@ -107,7 +109,15 @@ def run_meter(*, run: Run) -> bool:
                 latency_ms,
                 rating,
                 review_status,
+                api_key_id,
             ) = row
+            tokens_add(
+                day=day,
+                tokens=(input_tokens or 0) + (output_tokens or 0),
+                department_id=department_id,
+                api_key_id=api_key_id,
+                user_id=user_id,
+            )
             succeeded = status == Run.Status.SUCCEEDED
             started = conversation_id is not None and not (
                 Run.objects.filter(conversation_id=conversation_id, pk__lt=run.pk).exists()

@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tenants.quotas import QuotaExceeded, quota_check
+
 from ..knowledge.retrieval import retrieve
 from ..llm import (
     Completed,
@@ -56,7 +58,7 @@ SAVE_EVERY_SECONDS = 2.0
 CANCEL_CHECK_SECONDS = 0.5
 TOOL_RESULT_CHARS = 4000  # of a tool's result kept in the trace
 
-__all__ = ["AgentNotAvailable", "RunInputInvalid", "run_execute", "run_stream"]
+__all__ = ["AgentNotAvailable", "QuotaExceeded", "RunInputInvalid", "run_execute", "run_stream"]
 
 
 def run_execute(**kwargs) -> Run:
@@ -79,19 +81,28 @@ def run_stream(
     via: str = Run.Via.CHAT,
     draft: bool = False,
     regenerate: Run | None = None,
+    history: list[tuple[str, str]] | None = None,
 ) -> Iterator[RunEvent]:
     """Run ``agent`` for ``principal`` and yield its events; the last one is ``RunFinished``.
 
     ``attachments`` are ``{"name", "text"}`` dicts (text already extracted). ``draft`` runs the
     unpublished draft (the admin playground; only for the agent's admins). ``regenerate`` names the
-    run of the same conversation this one answers again (it then leaves the history). Raises
-    ``AgentNotAvailable`` (answer 404) or ``RunInputInvalid`` (a sentence for the caller) before any
-    run is stored; after that nothing raises except a bug, and even then the run is closed first.
+    run of the same conversation this one answers again (it then leaves the history). ``history`` is
+    earlier (question, answer) pairs the caller supplies itself (the OpenAI-compatible API is stateless);
+    it is masked like the message and used when there is no ``conversation``. Raises
+    ``AgentNotAvailable`` (answer 404), ``RunInputInvalid`` (a sentence for the caller) or
+    ``QuotaExceeded`` (answer 429 with its ``retry_after``) before any run is stored; after that nothing raises except a bug, and even then the run is closed first.
     """
     snapshot, version = agent_resolve(principal=principal, agent=agent, draft=draft)
-    user = principal if getattr(principal, "is_authenticated", False) else getattr(principal, "user", None)
+    api_key = principal if getattr(principal, "is_api_key", False) else None
+    if api_key is not None:
+        user = None
+    else:
+        user = principal if getattr(principal, "is_authenticated", False) else getattr(principal, "user", None)
     if conversation is not None and (
-        conversation.agent_id != agent.pk or conversation.user_id != getattr(user, "pk", None)
+        conversation.agent_id != agent.pk
+        or conversation.user_id != getattr(user, "pk", None)
+        or conversation.api_key_id != getattr(api_key, "pk", None)
     ):
         raise AgentNotAvailable()
     message = (message or "").strip()
@@ -99,10 +110,17 @@ def run_stream(
     system_text = prompting.form_render(snapshot=snapshot, values=form_values or {})
     if not message and not (form_values or {}) and not attachments:
         raise RunInputInvalid(_("请输入问题、填写表单或上传附件。"))
+    quota_check(
+        department_id=caller_department_id(principal=principal, agent=agent),
+        api_key=api_key,
+        user_id=getattr(user, "pk", None),
+    )
 
     execution = _Execution(
         principal=principal,
         user=user,
+        api_key=api_key,
+        supplied_history=history,
         agent=agent,
         snapshot=snapshot,
         version=version,
@@ -128,8 +146,23 @@ def run_stream(
 class _Execution:
     """The state of one run while it executes."""
 
-    def __init__(self, *, principal, user, agent, snapshot, version, conversation, via, regenerate=None):
+    def __init__(
+        self,
+        *,
+        principal,
+        user,
+        agent,
+        snapshot,
+        version,
+        conversation,
+        via,
+        regenerate=None,
+        api_key=None,
+        supplied_history=None,
+    ):
         self.regenerate = regenerate
+        self.api_key = api_key
+        self.supplied_history = supplied_history or []
         self.principal = principal
         self.user = user
         self.agent = agent
@@ -177,6 +210,7 @@ class _Execution:
             conversation=self.conversation,
             regenerated_from=self.regenerate,
             user=self.user,
+            api_key=self.api_key,
             via=self.via,
             input_text=masked_message,
             form_values=masked_form,
@@ -268,7 +302,7 @@ class _Execution:
 
     def _history(self) -> list[tuple[str, str]]:
         if self.conversation is None:
-            return []
+            return [(self.mask(asked), self.mask(answered)) for asked, answered in self.supplied_history]
         turns = []
         earlier = (
             self.conversation.runs.exclude(pk=self.run.pk)

@@ -1,0 +1,1 @@
+"""REST resources: agents, runs, conversations, knowledge bases and documents, usage."""
