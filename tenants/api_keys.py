@@ -66,12 +66,7 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     creator disabled). Records when it was last used."""
     if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         return None
-    key = (
-        ApiKey.objects.usable()
-        .select_related("department", "created_by")
-        .filter(key_hash=_digest(secret))
-        .first()
-    )
+    key = ApiKey.objects.usable().select_related("department", "created_by").filter(key_hash=_digest(secret)).first()
     if key is None:
         return None
     now = timezone.now()
