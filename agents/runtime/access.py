@@ -72,10 +72,13 @@ def may_see_personal_data(*, user, run) -> bool:
 
     Members holding one of ``SHUZHI_UNMASK_ROLES`` (staff and reviewers by default: the people who
     work the case) in the run's department or the caller's department do; others — leaders reading
-    reports, admins reading traces, other departments — see placeholders.
+    reports, admins reading traces, other departments — see placeholders. An API key sees the data
+    of the runs it made itself: the calling system sent it.
     """
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
+    if getattr(user, "is_api_key", False):
+        return run.api_key_id == user.pk
     departments = {run.department_id, run.caller_department_id} - {None}
     return Membership.objects.filter(
         user=user, department_id__in=departments, role__in=settings.SHUZHI_UNMASK_ROLES, department__is_active=True
