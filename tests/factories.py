@@ -56,3 +56,25 @@ def make_tenant(name: str, parent: Department | None = None) -> Tenant:
         Membership.objects.create(user=user, department=department, role=role)
         tenant.users[role] = user
     return tenant
+
+
+def make_api_key(department: Department, *, scopes=("run",), agents=(), created_by: User | None = None, **extra):
+    """A working API key of ``department`` and its secret: ``(key, secret)``."""
+    from tenants.api_keys import api_key_create
+
+    if created_by is None:
+        created_by = make_user()
+        Membership.objects.create(user=created_by, department=department, role=Role.ADMIN)
+    return api_key_create(
+        department=department,
+        name=extra.pop("name", f"调用系统{next(_seq)}"),
+        created_by=created_by,
+        scopes=list(scopes),
+        agents=list(agents),
+        **extra,
+    )
+
+
+def bearer(secret: str) -> dict:
+    """Request headers carrying an API key (for Django's test client: ``client.get(url, **bearer(s))``)."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
