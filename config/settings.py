@@ -214,6 +214,8 @@ CELERY_BEAT_SCHEDULE = {
     "fail-stuck-runs": {"task": "agents.tasks.fail_stuck_runs", "schedule": 300.0},
     # The reports' rollups: ratings and review decisions arrive after runs are metered.
     "reconcile-usage": {"task": "agents.tasks.reconcile_usage", "schedule": 900.0},
+    # Per-minute request counts of minutes that are over.
+    "prune-rate-windows": {"task": "tenants.tasks.prune_rate_windows", "schedule": 300.0},
     "document-expiry-warnings": {
         "task": "agents.tasks.send_expiry_warnings",
         "schedule": crontab(hour=8, minute=0),

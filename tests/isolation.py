@@ -31,6 +31,8 @@ class AdminSpec:
     movable = True
     # Fields that deliberately list other departments (explicit cross-department grants).
     cross_department_fields: tuple[str, ...] = ()
+    # The add view answers with a page of its own (an API key's secret, shown once) instead of a redirect.
+    add_renders_result = False
 
     def create(self, tenant):
         """An object belonging to ``tenant.department`` (with whatever it depends on)."""

@@ -137,7 +137,7 @@ def test_add_offers_only_own_departments_choices_and_refuses_others(spec, object
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert spec.model._base_manager.count() == count
     created = client.post(url(spec.model, "add"), spec.form_data(tenant_a))
-    assert created.status_code == 302
+    assert created.status_code == (200 if spec.add_renders_result else 302)
     assert spec.model._base_manager.count() == count + 1
 
 

@@ -179,7 +179,7 @@ class AgentAdmin(DepartmentScopedAdmin):
     def playground_view(self, request, object_id):
         """Try the agent out: the draft (or the published version) runs through the one runtime."""
         from ..runtime.access import AgentNotAvailable
-        from ..runtime.pipeline import RunInputInvalid, run_execute
+        from ..runtime.pipeline import QuotaExceeded, RunInputInvalid, run_execute
 
         agent = self._editable(request, object_id)
         draft = request.POST.get("target", "draft") != "published"
@@ -198,7 +198,7 @@ class AgentAdmin(DepartmentScopedAdmin):
                 )
             except AgentNotAvailable:
                 error = gettext("此智能体还没有发布版本，请选择“草稿”试运行或先发布。")
-            except RunInputInvalid as exc:
+            except (RunInputInvalid, QuotaExceeded) as exc:
                 error = str(exc)
             else:
                 return redirect(reverse("admin:agents_run_change", args=[run.pk]))

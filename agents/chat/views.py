@@ -19,6 +19,7 @@ from agents.runtime.display import run_trace, text_for
 from agents.runtime.prompting import RunInputInvalid
 from agents.runtime.review import Decision, review_queue, run_review
 from tenants.access import requires
+from tenants.quotas import QuotaExceeded
 from tenants.roles import Action
 from tenants.selectors import departments_for, may, user_label
 
@@ -126,6 +127,10 @@ async def _stream(request, user, run_kwargs):
             raise Http404 from None
         if isinstance(exc.original, RunInputInvalid):
             return JsonResponse({"error": str(exc.original)}, status=400)
+        if isinstance(exc.original, QuotaExceeded):
+            response = JsonResponse({"error": str(exc.original)}, status=429)
+            response["Retry-After"] = str(exc.original.retry_after)
+            return response
         raise exc.original from None
     response = StreamingHttpResponse(
         streaming.sse(events=events, user=user, request=request), content_type="text/event-stream"

@@ -1,0 +1,10 @@
+"""Celery tasks of the tenants app: thin wrappers around its services."""
+
+from celery import shared_task
+
+from .quotas import rate_windows_prune
+
+
+@shared_task
+def prune_rate_windows() -> int:
+    return rate_windows_prune()
