@@ -384,3 +384,34 @@ def _demo_run_fields(rng, *, agent, user, via, started, p_up, reviewer_id) -> di
         fields["reviewed_at"] = finished + timedelta(minutes=rng.randint(10, 240))
         fields["final_text"] = fields["answer"]
     return fields
+
+
+DEMO_API_KEY_DEPARTMENT = "demo-market"
+DEMO_API_KEY_NAME = "演示：12345 热线工单系统"
+
+
+def demo_api_key_load() -> str | None:
+    """An API key for the market bureau's demo agents (once); returns its secret when it was created now."""
+    from tenants.api_keys import api_key_create
+    from tenants.models import ApiKey, Membership
+    from tenants.roles import Role
+
+    department = Department.objects.filter(code=DEMO_API_KEY_DEPARTMENT).first()
+    if department is None or ApiKey.objects.filter(department=department, name=DEMO_API_KEY_NAME).exists():
+        return None
+    admin = (
+        Membership.objects.filter(department=department, role=Role.ADMIN, user__is_active=True)
+        .select_related("user")
+        .first()
+    )
+    if admin is None:
+        return None
+    with audit.context(via="demo"):
+        _key, secret = api_key_create(
+            department=department,
+            name=DEMO_API_KEY_NAME,
+            created_by=admin.user,
+            scopes=[ApiKey.Scope.RUN, ApiKey.Scope.KNOWLEDGE, ApiKey.Scope.REPORTS],
+            agents=list(Agent.objects.filter(department=department, is_active=True)),
+        )
+    return secret

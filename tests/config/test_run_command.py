@@ -7,6 +7,7 @@ Started a second time it reuses the data.
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -69,6 +70,14 @@ def test_run_serves_with_a_worker_and_ctrl_c_stops_everything(tmp_path):
         assert health == {"status": "ok", "database": "ok", "worker": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as response:
             assert "数智员工平台" in response.read().decode()
+        # The demo API key printed once works for the README's call.
+        secret = re.search(r"sk-sz-[A-Za-z0-9_-]+", log.read_text()).group(0)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {secret}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            models = {m["id"] for m in json.loads(response.read())["data"]}
+        assert "demo-market.policy-qa" in models
         assert server_running(var_dir)
     finally:
         stop(proc)
@@ -86,5 +95,5 @@ def test_run_serves_with_a_worker_and_ctrl_c_stops_everything(tmp_path):
         stop(proc)
     again = log.read_text()
     assert "演示数据已存在" in again
-    assert "district_leader" not in again
+    assert "district_leader" not in again and "sk-sz-" not in again
     assert not server_running(var_dir)

@@ -3,7 +3,14 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from agents.demo import demo_agents_load, demo_knowledge_load, demo_model_load, demo_usage_load
+from agents.demo import (
+    DEMO_API_KEY_DEPARTMENT,
+    demo_agents_load,
+    demo_api_key_load,
+    demo_knowledge_load,
+    demo_model_load,
+    demo_usage_load,
+)
 from tenants.demo import demo_departments_load, demo_loaded
 
 
@@ -20,6 +27,7 @@ class Command(BaseCommand):
             demo_knowledge_load()
             self._usage()
             self._model()
+            self._api_key()
             return
         accounts = demo_departments_load(password=password)
         agents = demo_agents_load()
@@ -33,6 +41,18 @@ class Command(BaseCommand):
         for account in accounts:
             line = f"  {account.username.ljust(width)}  {account.password}  {account.role} · {account.department}"
             self.stdout.write(line)
+        self._api_key()
+
+    def _api_key(self):
+        secret = demo_api_key_load()
+        if secret:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("演示 API 密钥（%(department)s，只显示这一次；用法见 README 的“API”一节）：")
+                    % {"department": DEMO_API_KEY_DEPARTMENT}
+                )
+            )
+            self.stdout.write(f"  {secret}")
 
     def _usage(self):
         # A few weeks of use, so the leaders' reports show real charts at once (once: skipped when there is history).
