@@ -75,7 +75,7 @@ def test_run_serves_with_a_worker_and_ctrl_c_stops_everything(tmp_path):
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {secret}"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (http on loopback)
             models = {m["id"] for m in json.loads(response.read())["data"]}
         assert "demo-market.policy-qa" in models
         assert server_running(var_dir)
