@@ -17,7 +17,7 @@ class RunAdmin(DepartmentScopedAdmin):
     list_display = ["started_at", "agent", "user_name", "via", "status", "review_status", "latency_ms", "tokens"]
     list_filter = ["status", "via", "review_status", "retrieval_only", "department"]
     search_fields = ["agent__name", "input_text"]
-    list_select_related = ["agent", "department"]
+    list_select_related = ["agent", "department", "api_key"]
     date_hierarchy = "started_at"
     list_per_page = 50
     show_full_result_count = False
@@ -42,6 +42,8 @@ class RunAdmin(DepartmentScopedAdmin):
 
     @admin.display(description=_("使用人"))
     def user_name(self, obj):
+        if obj.api_key_id:
+            return _("API 密钥：%(key)s") % {"key": obj.api_key}
         return getattr(obj, "user_label", None) or user_label(user_id=obj.user_id)
 
     @admin.display(description=_("token"))
@@ -54,7 +56,9 @@ class RunAdmin(DepartmentScopedAdmin):
         if run is not None:
             extra = {
                 "trace": run_trace(run=run, user=request.user),
-                "run_user": user_label(user_id=run.user_id),
+                "run_user": (
+                    _("API 密钥：%(key)s") % {"key": run.api_key} if run.api_key_id else user_label(user_id=run.user_id)
+                ),
                 "reviewer": user_label(user_id=run.reviewer_id) if run.reviewer_id else "",
             }
         return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}), **extra})
