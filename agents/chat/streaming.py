@@ -7,13 +7,9 @@ reopening the conversation shows it.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import threading
 from collections.abc import AsyncIterator, Callable
 
-from django.db import close_old_connections, connections
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -21,61 +17,10 @@ from ..privacy.masking import unmask
 from ..runtime import events as ev
 from ..runtime.access import may_see_personal_data
 from ..runtime.display import StreamUnmasker
-from ..runtime.pipeline import run_stream
+from ..runtime.threaded import RunRefused, start
 from .presenters import turn
 
-log = logging.getLogger(__name__)
-_DONE = object()
-
-
-class RunRefused(Exception):
-    """The run could not start (not allowed, or invalid input); ``original`` is the runtime's exception."""
-
-    def __init__(self, original: Exception):
-        super().__init__(str(original))
-        self.original = original
-
-
-def _worker(run_kwargs: dict, emit: Callable[[object], None]) -> None:
-    close_old_connections()
-    try:
-        for event in run_stream(**run_kwargs):
-            emit(event)
-    except Exception as exc:  # the pipeline has closed the run (or refused before storing one)
-        emit(exc)
-    finally:
-        emit(_DONE)
-        connections.close_all()
-
-
-async def start(*, run_kwargs: dict) -> AsyncIterator:
-    """Start the run in a thread; return an async iterator of its events once it has started.
-
-    Raises RunRefused when the runtime refuses the run (before anything is stored).
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-
-    def emit(item):
-        loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    threading.Thread(target=_worker, args=(run_kwargs, emit), name="run", daemon=True).start()
-    first = await queue.get()
-    if isinstance(first, Exception):
-        raise RunRefused(first)
-
-    async def events():
-        yield first
-        while True:
-            item = await queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, Exception):
-                log.error("run stream ended by an error: %s", item)
-                return
-            yield item
-
-    return events()
+__all__ = ["RunRefused", "sse", "start"]
 
 
 def _sse(name: str, data: dict) -> str:
