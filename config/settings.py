@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "tenants.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tenants.middleware.ChineseFirstLocaleMiddleware",
+    # Under /api/ and /v1/: oversized bodies refused (413), Django's error pages in the APIs' error format.
+    "agents.api.errors.ApiErrorMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -224,6 +226,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "agents.tasks.send_weekly_reports",
         "schedule": crontab(day_of_week="mon", hour=8, minute=0),
     },
+    # Batch jobs whose worker died are taken over (a worker coming up does the same at once).
+    "resume-batch-jobs": {"task": "agents.tasks.resume_batch_jobs", "schedule": 60.0},
 }
 
 # --- Knowledge bases --------------------------------------------------------------------------
@@ -243,6 +247,13 @@ SHUZHI_RUN_TIMEOUT_MINUTES = int(os.environ.get("SHUZHI_RUN_TIMEOUT_MINUTES", "1
 SHUZHI_TOOL_RESPONSE_MAX_BYTES = int(os.environ.get("SHUZHI_TOOL_RESPONSE_MAX_BYTES", str(1024 * 1024)))
 # No chunk for this long in a streamed answer: the stream has stalled.
 SHUZHI_STREAM_STALL_SECONDS = float(os.environ.get("SHUZHI_STREAM_STALL_SECONDS", "60"))
+# Batch runs: the most data rows and megabytes in one uploaded file; the most threads (each with a
+# database connection) one worker process gives a job, whatever its endpoint's max_concurrency; and
+# after how long without a heartbeat a running job is taken over by another worker.
+SHUZHI_BATCH_MAX_ROWS = int(os.environ.get("SHUZHI_BATCH_MAX_ROWS", "50000"))
+SHUZHI_BATCH_MAX_MB = int(os.environ.get("SHUZHI_BATCH_MAX_MB", "20"))
+SHUZHI_BATCH_MAX_THREADS = int(os.environ.get("SHUZHI_BATCH_MAX_THREADS", "32"))
+SHUZHI_BATCH_RESUME_AFTER_SECONDS = int(os.environ.get("SHUZHI_BATCH_RESUME_AFTER_SECONDS", "120"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -292,10 +303,62 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "agents.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "agents.api.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+}
+
+# The OpenAPI schema (/api/v1/schema/) and its docs page (/api/v1/docs/): no key needed, assets from
+# our own static files (drf-spectacular-sidecar), texts in the caller's language.
+SPECTACULAR_SETTINGS = {
+    "TITLE": _("数智员工平台 API"),
+    "DESCRIPTION": _(
+        "数智员工平台面向其他系统的接口：列出并调用部门的智能体，查询运行记录和会话，"
+        "向知识库上传文档并查看处理状态，读取用量和配额。/v1/ 下另有 OpenAI 兼容接口"
+        "（/v1/models、/v1/chat/completions），使用同样的 API 密钥。\n\n"
+        "## 认证\n\n"
+        "每个请求都要携带部门管理员在后台创建的 API 密钥：`Authorization: Bearer <API 密钥>`，"
+        "或 `X-API-Key: <API 密钥>`。密钥只在创建时显示一次，平台只保存其摘要。"
+        "密钥被吊销或过期，或其部门、创建人被停用后立即失效，请求返回 401。\n\n"
+        "## 权限范围\n\n"
+        "- `run`（运行智能体）：列出并调用密钥上列出的智能体，读取该密钥自己的运行记录和会话；\n"
+        "- `knowledge`（管理知识库）：读取本部门的知识库，上传文档并查看处理状态；\n"
+        "- `reports`（读取用量）：读取本部门的用量和配额。\n\n"
+        "缺少所需的权限范围时返回 403。其他部门（或其他密钥）的对象一律返回 404，不透露其是否存在。\n\n"
+        "## 错误格式\n\n"
+        "所有错误都使用同一格式（组件 ApiError）："
+        '`{"error": {"type": "invalid_request_error", "code": "invalid_field", "message": "…", '
+        '"param": "title", "fields": {"title": ["…"]}}}`。'
+        "`type` 是错误类别，与 HTTP 状态码对应；`code` 是具体情形；`message` 是说明，使用请求的语言；"
+        "`param` 和 `fields` 仅在输入有误时给出有问题的字段。"
+        "JSON 格式错误、未知字段、只读字段（如 id、department）和过大的请求体都会被拒绝（400、413），"
+        "不写入任何内容。\n\n"
+        "## 频率限制与配额\n\n"
+        "平台管理员可以为部门、API 密钥和个人设置每分钟请求数上限，以及每日、每月的 token 上限。"
+        "超出时返回 429，`Retry-After` 响应头给出多少秒后可以重试；用量和配额见 /api/v1/usage/。\n\n"
+        "## 分页与语言\n\n"
+        "列表使用 `limit`（默认 50，最多 200）和 `offset` 分页，返回 `count`、`next`、`previous` 和 `results`。"
+        "说明和错误信息默认为简体中文；请求头 `Accept-Language: en` 返回英文。"
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No call to the public validator service (and nothing the Content-Security-Policy would refuse).
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True, "defaultModelsExpandDepth": 0},
+    # Uploads appear as files in the request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ErrorTypeEnum": "agents.api.schema.ERROR_TYPE_CHOICES",
+        "RunStatusEnum": "agents.models.Run.Status",
+        "ReviewStatusEnum": "agents.models.Run.Review",
+        "DocumentStatusEnum": "agents.models.Document.Status",
+        "VariableTypeEnum": "agents.prompts.variables.VariableType",
+    },
 }
 
 # --- Mail -----------------------------------------------------------------------------------

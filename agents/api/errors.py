@@ -10,12 +10,14 @@ fault and ``fields`` every field at fault with its messages (both only for inval
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from tenants.middleware import API_PATHS
 from tenants.quotas import QuotaExceeded
 
 from ..runtime.access import AgentNotAvailable
@@ -101,6 +103,10 @@ def exception_handler(exc, context):
         return error_response(status_code=404, code="not_found", message=message)
     if isinstance(exc, RunInputInvalid):
         return error_response(status_code=400, code="invalid_input", message=str(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(status_code=413, code="request_too_large", message=_too_large_message())
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return error_response(status_code=400, code="too_many_fields", message=_("请求中的字段或文件过多。"))
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.ValidationError):
@@ -121,3 +127,86 @@ def exception_handler(exc, context):
             status_code = 401
         return error_response(status_code=status_code, code=code, message=message, headers=headers)
     return None
+
+
+# --------------------------------------------------------------------------- outside DRF's views
+
+# The largest multipart body: the largest upload and room for the form fields beside it.
+MULTIPART_MARGIN_BYTES = 1024 * 1024
+
+
+def body_limit_bytes(content_type: str) -> int:
+    """The largest request body the APIs accept: an upload's limit for multipart bodies (documents,
+    batch files), ``DATA_UPLOAD_MAX_MEMORY_SIZE`` for everything else (JSON)."""
+    if content_type.lower().startswith("multipart/"):
+        return settings.SHUZHI_UPLOAD_MAX_MB * 1024 * 1024 + MULTIPART_MARGIN_BYTES
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def _too_large_message(limit: int | None = None) -> str:
+    limit = limit or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _("请求内容过大，上限为 %(mb)s MB。") % {"mb": round(limit / 1024 / 1024, 1)}
+
+
+class ApiErrorMiddleware:
+    """Every failure under /api/ and /v1/ answers in the error format, even where no API view ran.
+
+    - a body larger than :func:`body_limit_bytes` (by its Content-Length) is refused with 413 before
+      anything reads it;
+    - Django's own error pages (an unknown URL's 404, a 405 from a plain view, the 400 of a
+      suspicious request, a CSRF 403, the 500 of an unhandled exception) are replaced by the error
+      format, with no traceback or HTML; headers such as ``Allow`` are kept.
+
+    Responses that are already JSON (the APIs' own errors) pass through unchanged.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith(API_PATHS):
+            return self.get_response(request)
+        too_large = self._too_large(request)
+        if too_large is not None:
+            return too_large
+        response = self.get_response(request)
+        if response.status_code < 400 or getattr(response, "streaming", False):
+            return response
+        if response.get("Content-Type", "").split(";")[0].strip() == "application/json":
+            return response
+        return self._as_error(request, response)
+
+    @staticmethod
+    def _too_large(request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_json(status_code=400, code="invalid_content_length", message=_("Content-Length 不正确。"))
+        limit = body_limit_bytes(request.META.get("CONTENT_TYPE", ""))
+        if length > limit:
+            return error_json(status_code=413, code="request_too_large", message=_too_large_message(limit))
+        return None
+
+    @staticmethod
+    def _as_error(request, response):
+        status_code = response.status_code
+        if status_code == 404:
+            code, message = "unknown_url", _("没有这个接口地址：%(path)s。") % {"path": request.path}
+        elif status_code == 405:
+            code, message = "method_not_allowed", _("该地址不支持 %(method)s 请求。") % {"method": request.method}
+        elif status_code == 413:
+            code, message = "request_too_large", _too_large_message()
+        elif status_code == 403:
+            code, message = "forbidden", _("拒绝访问。")
+        elif status_code >= 500:
+            code = "server_error"
+            message = _("服务器内部错误，请稍后重试；如果反复出现，请联系管理员并提供请求编号 %(id)s。") % {
+                "id": getattr(request, "request_id", "")
+            }
+        else:
+            code, message = "bad_request", _("请求无法处理。")
+        replacement = error_json(status_code=status_code, code=code, message=message)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-ID"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement

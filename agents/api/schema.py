@@ -1,0 +1,116 @@
+"""How the APIs describe themselves in OpenAPI (drf-spectacular); the pages serving it are in ``docs``.
+
+- :class:`ApiAutoSchema` (the default schema class) documents the error responses of every operation with
+  the one error format (component ``ApiError``): 400 and 500 always, 401 for operations that need a key,
+  403 for those that need a scope (``required_scope``), 404 for paths naming an object, 413 and 415 for
+  operations with a request body, plus whatever a view lists in ``error_statuses`` (for example
+  ``(429,)`` for views that run agents, documented with ``Retry-After``).
+- :class:`ApiKeyScheme` documents the key: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+from .authentication import ApiKeyAuthentication
+from .errors import ERROR_TYPES
+
+ERROR_TYPE_CHOICES = sorted(set(ERROR_TYPES.values()))
+
+
+class ApiErrorDetailSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=ERROR_TYPE_CHOICES, help_text=_("错误类别，与 HTTP 状态码对应。"))
+    code = serializers.CharField(help_text=_("具体情形，例如 invalid_field、not_found、quota_exceeded。"))
+    message = serializers.CharField(help_text=_("说明，使用请求的语言（Accept-Language）。"))
+    param = serializers.CharField(allow_null=True, help_text=_("输入有误时，第一个有问题的字段；否则为空。"))
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=_("输入有误时，每个有问题的字段及其说明（嵌套字段以“.”连接）。"),
+    )
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The one error format of both APIs."""
+
+    error = ApiErrorDetailSerializer()
+
+
+ERROR_DESCRIPTIONS = {
+    400: _("请求有误：JSON 格式错误、字段不正确、未知字段或只读字段；不写入任何内容。"),
+    401: _("缺少 API 密钥，或密钥无效、已过期、已被吊销，或其部门、创建人已停用。"),
+    403: _("API 密钥没有该操作所需的权限范围。"),
+    404: _("对象不存在，或不属于该 API 密钥可以访问的范围。"),
+    413: _("请求内容过大。"),
+    415: _("不支持的请求内容类型（Content-Type）。"),
+    429: _("超过请求频率或 token 配额；Retry-After 头给出可以重试的秒数。"),
+    500: _("服务器内部错误；请稍后重试，并在反复出现时把 X-Request-ID 提供给管理员。"),
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer"},
+        "description": _("多少秒后可以重试。"),
+    }
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's schema, with the error responses of every operation (see the module docstring)."""
+
+    def error_statuses(self) -> list[int]:
+        view = self.view
+        codes = {400, 500, *getattr(view, "error_statuses", ())}
+        if any(issubclass(cls, ApiKeyAuthentication) for cls in getattr(view, "authentication_classes", ())):
+            codes.add(401)
+        if getattr(view, "required_scope", None):
+            codes.add(403)
+        if "{" in self.path:
+            codes.add(404)
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.update({413, 415})
+        return sorted(codes)
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code in self.error_statuses():
+            if str(code) in responses:
+                continue
+            response = self._get_response_for_code(
+                OpenApiResponse(response=ApiErrorSerializer, description=ERROR_DESCRIPTIONS.get(code, "")),
+                str(code),
+                direction=direction,
+            )
+            if code == 429:
+                response["headers"] = {**response.get("headers", {}), **RETRY_AFTER}
+            responses[str(code)] = response
+        return responses
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = ["bearerAuth", "apiKeyHeader"]
+
+    def get_security_requirement(self, auto_schema):
+        # Either header will do.
+        return [{"bearerAuth": []}, {"apiKeyHeader": []}]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": _("部门的 API 密钥：Authorization: Bearer <API 密钥>。"),
+            },
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
+                "description": _("也可以用 X-API-Key 请求头携带 API 密钥。"),
+            },
+        ]
