@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -18,8 +19,10 @@ from rest_framework.views import APIView
 
 from tenants.models import ApiKey
 
+from ...knowledge.ingestion import upload_limit_bytes
 from ...models import Agent, Conversation, Document, KnowledgeBase, Run
 from ...reports.selectors import MAX_PERIOD_DAYS
+from ..errors import error_response
 from . import selectors
 from .serializers import (
     AgentSerializer,
@@ -236,6 +239,14 @@ class KnowledgeBaseDocuments(KeyListView):
         upload.is_valid(raise_exception=True)
         fields = dict(upload.validated_data)
         uploaded = fields.pop("file")
+        if uploaded.size > upload_limit_bytes():
+            return error_response(
+                status_code=413,
+                code="file_too_large",
+                message=gettext("文件“%(name)s”超过大小上限 %(mb)s MB。")
+                % {"name": uploaded.name, "mb": settings.SHUZHI_UPLOAD_MAX_MB},
+                fields={"file": [gettext("文件过大。")]},
+            )
         try:
             document = api_document_upload(
                 key=self.key, knowledge_base=knowledge_base, uploaded_file=uploaded, **fields
