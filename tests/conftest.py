@@ -91,3 +91,30 @@ def wait_for():
 def anyio_backend():
     """Async tests (``@pytest.mark.anyio``) run on asyncio, like the ASGI server."""
     return "asyncio"
+
+
+@pytest.fixture(scope="package")
+def asgi_server(django_db_setup):
+    """uvicorn serving the project's ASGI application in a background thread, on the test database.
+
+    The same server the platform runs in production (async views, streaming responses), with the
+    test settings pytest-django applied (DEBUG off; static files come from WhiteNoise's finders).
+    """
+    from tests.live_server import LiveASGIServer
+
+    server = LiveASGIServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_url(asgi_server, transactional_db):
+    """The server's base URL (``http://127.0.0.1:<port>``); the test's data is committed so the server sees it."""
+    from tests.live_server import other_connections, wait_for_the_tests_connections_to_close
+
+    before = {c[0] for c in other_connections()}
+    yield asgi_server.url
+    # Before the tables are emptied: no request still running, no other thread still using the database.
+    asgi_server.wait_idle()
+    wait_for_the_tests_connections_to_close(before)

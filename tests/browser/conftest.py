@@ -3,9 +3,8 @@
 Fixtures (see README's test section and tests/browser/helpers.py for the helpers):
 
 - ``browser`` (package scope): one Chromium for all browser tests, driven by the ``playwright`` package.
-- ``asgi_server`` (package scope): uvicorn serving ``config.asgi.application`` on 127.0.0.1, a free port.
-- ``live_url`` (function scope): the server's base URL for one test; the test's data is committed
-  (``transactional_db``) so the server's threads see it, and the tables are emptied afterwards.
+- ``asgi_server`` and ``live_url`` (tests/conftest.py, tests/live_server.py): uvicorn serving
+  ``config.asgi.application`` on 127.0.0.1, and its base URL for one test (the test's data committed).
 - ``browser_errors`` (function scope): console errors, uncaught exceptions, CSP violations, server
   errors (5xx) and assets that failed to load (4xx) on the test's pages; a test with any of them
   fails (``BrowserErrors.allow(fragment)`` accepts an expected one).
@@ -18,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -94,29 +91,6 @@ def browser():
         chromium.close()
     finally:
         playwright.stop()
-
-
-@pytest.fixture(scope="package")
-def asgi_server(django_db_setup):
-    """uvicorn serving the project's ASGI application in a background thread, on the test database.
-
-    The same server the platform runs in production (async views, streaming responses), with the
-    test settings pytest-django applied (DEBUG off; static files come from WhiteNoise's finders).
-    """
-    server = LiveASGIServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def live_url(asgi_server, transactional_db) -> Iterator[str]:
-    """The server's base URL (``http://127.0.0.1:<port>``); the test's data is committed so the server sees it."""
-    before = {c[0] for c in _other_connections()}
-    yield asgi_server.url
-    # Before the tables are emptied: no request still running, no other thread still using the database.
-    asgi_server.wait_idle()
-    _wait_for_the_tests_connections_to_close(before)
 
 
 @pytest.fixture
@@ -198,101 +172,6 @@ def _new_context(browser, base_url: str, errors: BrowserErrors, label: str, opti
     context.on("weberror", lambda error: errors.messages.append(f"[{label}] uncaught: {error.error}"))
     errors.contexts.append(context)
     return context
-
-
-class LiveASGIServer:
-    """uvicorn in a thread of this process, on a socket bound before it starts (no port race)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = None
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-
-    def start(self) -> None:
-        import uvicorn
-
-        from config.asgi import application
-
-        config = uvicorn.Config(
-            application,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            # A stream still open when the tests end is cut after this long instead of hanging the run.
-            timeout_graceful_shutdown=5,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self._run, name="asgi-test-server", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if self.error or not self.thread.is_alive():
-                raise RuntimeError(f"the test ASGI server did not start: {self.error!r}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test ASGI server did not start within 30 s")
-            time.sleep(0.02)
-
-    def _run(self) -> None:
-        try:
-            self.server.run(sockets=[self.sock])
-        except BaseException as exc:
-            self.error = exc
-            raise
-
-    def wait_idle(self, timeout: float = 15.0) -> None:
-        """Wait until no request is being handled (a test's streams end when its browser context closes)."""
-        deadline = time.monotonic() + timeout
-        while self.server.server_state.tasks:
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{len(self.server.server_state.tasks)} request(s) still running {timeout:.0f} s after the test"
-                )
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
-
-
-def _other_connections() -> list[tuple]:
-    """(pid, state, idle for, last query) of every other connection to the test database."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, state, now() - state_change, left(query, 200) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchall()
-
-
-def _wait_for_the_tests_connections_to_close(before: set[int], timeout: float = 30.0) -> None:
-    """Wait until the connections the test's work opened are closed, and no other one is busy.
-
-    Requests close their connection when they end, and work that outlives a request (a run that
-    goes on after the browser left) closes its own when it is done. Emptying the tables before
-    then would pull the data from under that work (or wait forever on its open transaction), so
-    the test waits for it; a connection still open after ``timeout`` is reported. ``before``: the
-    connections already open when the test started (left by earlier tests), which only must not
-    be busy.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        busy = [c for c in _other_connections() if c[0] not in before or c[1] != "idle"]
-        if not busy or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    if busy:
-        listed = "\n".join(f"  pid {pid}: {state} for {age}, last query: {sql}" for pid, state, age, sql in busy)
-        raise AssertionError(
-            f"{len(busy)} connection(s) to the test database still open or busy {timeout:.0f} s after the test "
-            f"(work still running, or a thread that never closes its connection):\n{listed}"
-        )
 
 
 @contextlib.contextmanager
