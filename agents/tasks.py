@@ -1,10 +1,16 @@
 """Celery tasks: thin wrappers around the services."""
 
+import logging
+from datetime import timedelta
+
 from celery import shared_task
+from celery.signals import worker_ready
 
 from tenants import audit
 
 from .llm.gateway import ModelUnavailable
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3)
@@ -79,3 +85,38 @@ def reconcile_usage() -> list[str]:
     from .reports.rollups import usage_reconcile
 
     return [day.isoformat() for day in usage_reconcile()]
+
+
+@shared_task(acks_late=True)
+def process_batch_job(job_id: int) -> str:
+    """Run a batch job's rows (see agents.batch.processing); safe to receive twice or for a finished job."""
+    from .batch.processing import batch_job_process
+
+    return batch_job_process(job_id=job_id)
+
+
+@shared_task
+def resume_batch_jobs() -> list[int]:
+    """Queue again the batch jobs whose worker died (no heartbeat for a while, nobody processing them)."""
+    from django.conf import settings
+
+    from .batch.processing import batch_jobs_resume
+
+    return batch_jobs_resume(stale_after=timedelta(seconds=settings.SHUZHI_BATCH_RESUME_AFTER_SECONDS))
+
+
+@worker_ready.connect
+def _resume_batch_jobs_on_start(sender=None, **kwargs) -> None:
+    """A worker coming up (after a restart, say) takes over the running batch jobs nobody is processing."""
+    from django.db import connection
+
+    from .batch.processing import batch_jobs_resume
+
+    try:
+        resumed = batch_jobs_resume()
+        if resumed:
+            log.info("resumed batch jobs %s", resumed)
+    except Exception:  # the worker must start even when the database is not there yet
+        log.exception("could not resume batch jobs")
+    finally:
+        connection.close()
