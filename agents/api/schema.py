@@ -45,10 +45,13 @@ ERROR_DESCRIPTIONS = {
     401: _("缺少 API 密钥，或密钥无效、已过期、已被吊销，或其部门、创建人已停用。"),
     403: _("API 密钥没有该操作所需的权限范围。"),
     404: _("对象不存在，或不属于该 API 密钥可以访问的范围。"),
+    409: _("与对象的当前状态冲突。"),
     413: _("请求内容过大。"),
     415: _("不支持的请求内容类型（Content-Type）。"),
     429: _("超过请求频率或 token 配额；Retry-After 头给出可以重试的秒数。"),
     500: _("服务器内部错误；请稍后重试，并在反复出现时把 X-Request-ID 提供给管理员。"),
+    502: _("模型服务出错或不可用。"),
+    503: _("服务暂时不可用，请稍后重试。"),
 }
 RETRY_AFTER = {
     "Retry-After": {
@@ -78,6 +81,10 @@ class ApiAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
+        for status_code, response in responses.items():
+            # An error a view documents itself still gets the common description when it gave none.
+            if status_code[:1] in "45" and not response.get("description"):
+                response["description"] = ERROR_DESCRIPTIONS.get(int(status_code), "") if status_code.isdigit() else ""
         for code in self.error_statuses():
             if str(code) in responses:
                 continue
