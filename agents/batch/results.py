@@ -109,10 +109,23 @@ def result_rows(*, job: BatchJob, viewer) -> Iterator[list]:
             elif run.review_status == Run.Review.REJECTED:
                 status = _("审核未通过")
             answer = show(run.delivered_text)
-            if run.review_status not in (Run.Review.PENDING, Run.Review.REJECTED):
-                data = run.output_data if isinstance(run.output_data, dict) else {}
+            data = _delivered_data(run, answer)
         values = [_field_text(data.get(name), show) for name in fields]
         yield [*originals, status, answer, *values, row.error, run.pk if run is not None else ""]
+
+
+def _delivered_data(run: Run, answer: str) -> dict:
+    """The structured result the requester may use: none while review is pending or after a rejection;
+    what a reviewer (or the requester) edited, when that is still a JSON object."""
+    if run.review_status in (Run.Review.PENDING, Run.Review.REJECTED) or not isinstance(run.output_data, dict):
+        return {}
+    if run.edited_text or run.review_status == Run.Review.EDITED:
+        try:
+            edited = json.loads(answer)
+        except ValueError:
+            return {}
+        return edited if isinstance(edited, dict) else {}
+    return run.output_data
 
 
 def _own_job(job: BatchJob, viewer) -> bool:

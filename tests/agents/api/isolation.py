@@ -214,3 +214,32 @@ class DocumentSpec(ApiSpec):
         if obj.knowledge_base.department_id == tenant.department.pk:
             return f"/api/v1/knowledge-bases/{obj.knowledge_base_id}/documents/"
         return f"/api/v1/knowledge-bases/{make_knowledge_base(tenant.department).pk}/documents/"
+
+
+@api_spec
+class BatchJobSpec(ApiSpec):
+    routes = ("api-batch-detail", "api-batch-results", "api-batch-pause", "api-batch-resume", "api-batch-cancel")
+    key_owned = True
+
+    def create(self, tenant, key):
+        from agents.batch.services import batch_job_create
+
+        agent = api_agent(tenant.department)
+        key.agents.add(agent)
+        data = "工单号,来电内容\r\nT1,路灯坏了\r\nT2,噪音扰民\r\n".encode()
+        return batch_job_create(principal=key, agent=agent, file_name="工单.csv", data=data, message_column="来电内容")
+
+    def detail_url(self, obj):
+        return f"/api/v1/batches/{obj.pk}/"
+
+    def related_urls(self, obj):
+        return [f"/api/v1/batches/{obj.pk}/results?format=csv", f"/api/v1/batches/{obj.pk}/results?format=xlsx"]
+
+    def related_writes(self, obj):
+        return [("post", f"/api/v1/batches/{obj.pk}/{action}", {}) for action in ("pause", "resume", "cancel")]
+
+    def list_url(self, tenant, obj):
+        return "/api/v1/batches/"
+
+    def expose(self, key, obj):
+        key.agents.add(obj.agent)

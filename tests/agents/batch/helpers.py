@@ -28,6 +28,9 @@ def xlsx_file(rows, header=HEADER) -> bytes:
     sheet = workbook.active
     for row in [header, *rows]:
         sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # typed text, even when it starts with "=" (a formula would have no value here)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
