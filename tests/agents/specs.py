@@ -5,6 +5,7 @@ import json
 
 from agents.models import (
     Agent,
+    BatchJob,
     Document,
     KnowledgeBase,
     ModelEndpoint,
@@ -243,3 +244,33 @@ class RunSpec(AdminSpec):
 
     def label(self, obj):
         return obj.agent.name
+
+
+@admin_spec
+class BatchJobSpec(AdminSpec):
+    """Batch jobs come from their upload page and are then only steered (pause, resume, cancel) or deleted."""
+
+    model = BatchJob
+    can_add = False
+    can_change = False
+    movable = False
+
+    def create(self, tenant):
+        from agents.batch.services import batch_job_create
+        from tests.agents.runtime.helpers import published_agent
+
+        agent = published_agent(tenant.department, name=f"批量智能体{next(_n)}")
+        job = batch_job_create(
+            principal=tenant.admin,
+            agent=agent,
+            file_name="工单.csv",
+            data="来电内容\n路灯坏了\n".encode(),
+            message_column="来电内容",
+            name=f"批量任务{next(_n)}",
+        )
+        BatchJob.objects.filter(pk=job.pk).update(status=BatchJob.Status.FINISHED)  # over, so it may be deleted
+        job.refresh_from_db()
+        return job
+
+    def form_data(self, tenant, obj=None):
+        return {"name": "改过的名称", "department": tenant.department.pk, "status": "queued"}
