@@ -2,8 +2,8 @@
 
 - :class:`ApiAutoSchema` (the default schema class) documents the error responses of every operation with
   the one error format (component ``ApiError``): 400 and 500 always, 401 for operations that need a key,
-  403 for those that need a scope (``required_scope``), 404 for paths naming an object, 413 and 415 for
-  operations with a request body, plus whatever a view lists in ``error_statuses`` (for example
+  403 for those that need a scope (``required_scope``), 404 for paths naming an object and for operations
+  with a request body (which may name one), 413 and 415 for operations with a request body, plus whatever a view lists in ``error_statuses`` (for example
   ``(429,)`` for views that run agents, documented with ``Retry-After``).
 - :class:`ApiKeyScheme` documents the key: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 """
@@ -74,7 +74,8 @@ class ApiAutoSchema(AutoSchema):
         if "{" in self.path:
             codes.add(404)
         if self.method in ("POST", "PUT", "PATCH"):
-            codes.update({413, 415})
+            # A body may name an object too (the agent of a batch, say): another department's is a 404.
+            codes.update({404, 413, 415})
         return sorted(codes)
 
     def _get_response_bodies(self, direction="response"):
