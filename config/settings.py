@@ -343,6 +343,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Both APIs' paths: operation ids and groups come from what follows /api/v1/ or /v1/.
+    "SCHEMA_PATH_PREFIX": r"/(api/)?v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -5,6 +5,8 @@
   403 for those that need a scope (``required_scope``), 404 for paths naming an object and for operations
   with a request body (which may name one), 413 and 415 for operations with a request body, plus whatever a view lists in ``error_statuses`` (for example
   ``(429,)`` for views that run agents, documented with ``Retry-After``).
+- Operations are grouped (tagged) by resource: ``TAGS`` by the first part of the path, every /v1/ operation
+  under the OpenAI-compatible API.
 - :class:`ApiKeyScheme` documents the key: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 """
 
@@ -53,6 +55,19 @@ ERROR_DESCRIPTIONS = {
     502: _("模型服务出错或不可用。"),
     503: _("服务暂时不可用，请稍后重试。"),
 }
+# Operations are grouped by resource (the first part of their path after /api/v1/ or /v1/), in the caller's
+# language; a view's own ``extend_schema(tags=...)`` still wins.
+TAGS = {
+    "agents": _("智能体"),
+    "runs": _("运行记录"),
+    "conversations": _("会话"),
+    "knowledge-bases": _("知识库"),
+    "documents": _("知识库"),
+    "batches": _("批量任务"),
+    "usage": _("用量"),
+}
+OPENAI_TAG = _("OpenAI 兼容接口")
+
 RETRY_AFTER = {
     "Retry-After": {
         "schema": {"type": "integer"},
@@ -63,6 +78,12 @@ RETRY_AFTER = {
 
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's schema, with the error responses of every operation (see the module docstring)."""
+
+    def get_tags(self) -> list:
+        if not self.path.startswith("/api/"):
+            return [OPENAI_TAG]
+        tags = super().get_tags()
+        return [TAGS.get(tag, tag) for tag in tags]
 
     def error_statuses(self) -> list[int]:
         view = self.view

@@ -35,12 +35,6 @@ from .serializers import (
 )
 from .usage import UsageQuerySerializer, UsageSerializer
 
-AGENT_TAG = _("智能体")
-RUN_TAG = _("运行记录")
-CONVERSATION_TAG = _("会话")
-KNOWLEDGE_TAG = _("知识库")
-USAGE_TAG = _("用量")
-
 
 class ApiPagination(LimitOffsetPagination):
     """``limit`` (at most 200, 50 by default) and ``offset``."""
@@ -74,7 +68,6 @@ IDENTIFIER = OpenApiParameter(
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[AGENT_TAG],
         summary=_("可调用的智能体"),
         description=_("该 API 密钥可以调用的已发布智能体（需要“运行智能体”权限）。"),
     )
@@ -90,7 +83,6 @@ class AgentList(KeyListView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[AGENT_TAG],
         summary=_("智能体详情"),
         description=_("智能体的表单字段、输出方式和是否需要审核，以其最新发布版本为准。"),
         parameters=[IDENTIFIER],
@@ -119,7 +111,6 @@ class RunFilterSerializer(serializers.Serializer):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[RUN_TAG],
         summary=_("运行记录"),
         description=_("该 API 密钥自己的运行记录，新的在前。"),
         parameters=[RunFilterSerializer],
@@ -138,7 +129,6 @@ class RunList(KeyListView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[RUN_TAG],
         summary=_("运行记录详情"),
         description=_("输入和输出按调用方发送和收到的原样返回（含个人信息）；需要审核时，审核通过后才有输出。"),
     )
@@ -154,9 +144,7 @@ class RunDetail(generics.RetrieveAPIView):
 # --------------------------------------------------------------------------- conversations
 
 
-@extend_schema_view(
-    get=extend_schema(tags=[CONVERSATION_TAG], summary=_("会话"), description=_("该 API 密钥自己的会话。"))
-)
+@extend_schema_view(get=extend_schema(summary=_("会话"), description=_("该 API 密钥自己的会话。")))
 class ConversationList(KeyListView):
     required_scope = ApiKey.Scope.RUN
     serializer_class = ConversationSerializer
@@ -166,9 +154,7 @@ class ConversationList(KeyListView):
         return selectors.api_conversations_list(key=self.key)
 
 
-@extend_schema_view(
-    get=extend_schema(tags=[CONVERSATION_TAG], summary=_("会话详情"), description=_("会话及其中的运行记录。"))
-)
+@extend_schema_view(get=extend_schema(summary=_("会话详情"), description=_("会话及其中的运行记录。")))
 class ConversationDetail(generics.RetrieveAPIView):
     required_scope = ApiKey.Scope.RUN
     serializer_class = ConversationDetailSerializer
@@ -188,7 +174,6 @@ class ConversationDetail(generics.RetrieveAPIView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[KNOWLEDGE_TAG],
         summary=_("知识库"),
         description=_("本部门的知识库（需要“管理知识库”权限）。"),
     )
@@ -204,12 +189,10 @@ class KnowledgeBaseList(KeyListView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[KNOWLEDGE_TAG],
         summary=_("知识库中的文档"),
         description=_("知识库中的文档及其处理状态，新上传的在前。"),
     ),
     post=extend_schema(
-        tags=[KNOWLEDGE_TAG],
         summary=_("上传文档"),
         description=_(
             "以 multipart/form-data 上传一个文档。文件类型按内容判断，须与扩展名一致；同一知识库中已有相同内容的文件时拒绝。"
@@ -258,7 +241,6 @@ class KnowledgeBaseDocuments(KeyListView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[KNOWLEDGE_TAG],
         summary=_("文档详情"),
         description=_("文档的处理状态、失败原因、段落数和有效期。"),
     )
@@ -276,7 +258,6 @@ class DocumentDetail(generics.RetrieveAPIView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=[USAGE_TAG],
         summary=_("用量"),
         description=_(
             "本部门在一段时间内的用量（需要“读取用量”权限）：总体数据及与上一周期的对比、各智能体的用量，"
