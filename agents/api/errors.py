@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
+from django.urls import is_valid_path
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -153,6 +154,7 @@ class ApiErrorMiddleware:
 
     - a body larger than :func:`body_limit_bytes` (by its Content-Length) is refused with 413 before
       anything reads it;
+    - an address missing its final slash is a 404 saying so, not a redirect (which would lose a POST's body);
     - Django's own error pages (an unknown URL's 404, a 405 from a plain view, the 400 of a
       suspicious request, a CSRF 403, the 500 of an unhandled exception) are replaced by the error
       format, with no traceback or HTML; headers such as ``Allow`` are kept.
@@ -169,6 +171,13 @@ class ApiErrorMiddleware:
         too_large = self._too_large(request)
         if too_large is not None:
             return too_large
+        if not request.path.endswith("/") and not is_valid_path(request.path) and is_valid_path(request.path + "/"):
+            # No redirect to the address with the slash (CommonMiddleware's): a redirected POST loses its body.
+            return error_json(
+                status_code=404,
+                code="unknown_url",
+                message=_("没有这个接口地址：%(path)s。请使用 %(path)s/。") % {"path": request.path},
+            )
         response = self.get_response(request)
         if response.status_code < 400 or getattr(response, "streaming", False):
             return response

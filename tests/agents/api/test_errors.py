@@ -88,6 +88,14 @@ def test_an_unknown_url_is_a_404_in_the_error_format(db, client, url):
     assert url in error["message"]
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_address_without_its_final_slash_is_a_404_that_says_so_not_a_redirect(tenant_a, client, method):
+    _key, secret = make_api_key(tenant_a.department, scopes=("knowledge",))
+    response = getattr(client, method)("/api/v1/knowledge-bases", **bearer(secret))
+    error = error_of(response, 404)
+    assert error["code"] == "unknown_url" and "/api/v1/knowledge-bases/" in error["message"]
+
+
 def test_pages_outside_the_apis_keep_their_html_error_pages(db, client):
     response = client.get("/workspace/nothing-here/")
     assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
