@@ -24,7 +24,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -379,15 +379,21 @@ class _Processor:
         form_values = {name: values.get(column, "") for name, column in (job.form_columns or {}).items()}
         run = None
         try:
-            for event in run_stream(
+            events = run_stream(
                 principal=self.principal, agent=job.agent, message=message, form_values=form_values, via=Run.Via.BATCH
-            ):
-                if isinstance(event, RunStarted):
-                    run = event.run
-                    BatchRow.objects.filter(pk=row.id, status=BatchRow.Status.RUNNING, attempts=row.attempts).update(
-                        run=run
-                    )
-                elif isinstance(event, RunFinished):
+            )
+            # The run is stored and the row points at it in one transaction: a worker dying in between
+            # leaves neither, never a run no row knows about. Nothing has been asked of the model yet.
+            with transaction.atomic():
+                started = next(events)
+                if not isinstance(started, RunStarted):
+                    raise RuntimeError("run_stream did not start with RunStarted")
+                BatchRow.objects.filter(pk=row.id, status=BatchRow.Status.RUNNING, attempts=row.attempts).update(
+                    run=started.run
+                )
+            run = started.run
+            for event in events:
+                if isinstance(event, RunFinished):
                     run = event.run
         except QuotaExceeded as exc:
             _execute(_RELEASE, {"row": row.id, "attempts": row.attempts, "uncount": 1})

@@ -1,4 +1,5 @@
-"""A real worker process killed mid-job (SIGKILL), and a new one that finishes the job: no row runs twice.
+"""Real worker processes: the endpoint's concurrency holds across them, and a worker killed mid-job (SIGKILL)
+is replaced by a new one that finishes the job without running any row twice.
 
 The workers are ``celery worker`` processes of their own, on the test database and a message folder of
 their own; the model server is the loopback fake in this process, which records every request. A row whose
@@ -9,6 +10,7 @@ had finished is never asked again; every row ends with exactly one finished run.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,14 +74,71 @@ class Worker:
         self.log.close()
 
 
+def enqueue(folder: Path, *job_ids: int) -> None:
+    with Connection(
+        "filesystem://", transport_options={"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    ) as broker:
+        for job_id in job_ids:
+            process_batch_job.apply_async(args=[job_id], connection=broker)
+
+
+def broker_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    (tmp_path / "broker-done").mkdir()
+    return folder
+
+
+def test_two_workers_on_one_job_share_the_endpoints_concurrency_and_run_each_row_once(
+    fake_openai, tenant_a, tenant_b, tmp_path, wait_for
+):
+    fake_openai.first_token_delay = 0.3
+    agent = chat_agent(tenant_a.department, fake_openai, max_concurrency=2)
+    key, _secret = key_for(agent)
+    shared = stored_job(key, agent, tickets(24))
+    other = stored_job(key, agent, tickets(4, start=100))
+    folder = broker_folder(tmp_path)
+    logs = [tmp_path / "worker1.log", tmp_path / "worker2.log"]
+    workers = [Worker(folder, log) for log in logs]
+    try:
+        wait_for(lambda: all(log.exists() and "ready" in log.read_text() for log in logs), timeout=60)
+        enqueue(folder, shared.pk, shared.pk, other.pk)  # both workers take the first job at once
+
+        def finished():
+            return BatchJob.objects.filter(status=BatchJob.Status.FINISHED).count() == 2
+
+        wait_for(finished, timeout=120)
+    finally:
+        for worker in workers:
+            worker.stop()
+    # Each worker took one of the shared job's two messages (they come first), and both worked on it at once.
+    events = sorted(
+        (stamp, event, worker)
+        for worker, log in enumerate(logs)
+        for stamp, event in re.findall(
+            r"\[([\d\- :,]+): INFO/MainProcess\] Task agents\.tasks\.process_batch_job\[[^\]]+\] (received|succeeded)",
+            log.read_text(),
+        )
+    )
+    received = [(stamp, worker) for stamp, event, worker in events if event == "received"]
+    first_done = min(stamp for stamp, event, _worker in events if event == "succeeded")
+    assert len(received) == 3 and {worker for _stamp, worker in received[:2]} == {0, 1}, events
+    assert received[1][0] < first_done, events
+    # Four threads in two processes, two slots: never more than two model calls at once.
+    assert fake_openai.max_active == 2
+    asked = Counter(r["body"]["messages"][-1]["content"] for r in fake_openai.chat_requests)
+    assert len(asked) == 28 and set(asked.values()) == {1}
+    for job in (shared, other):
+        job.refresh_from_db()
+        assert job.failed == 0 and job.done == job.total
+
+
 def test_a_worker_killed_mid_job_is_replaced_and_no_row_runs_twice(fake_openai, tenant_a, tenant_b, tmp_path, wait_for):
     fake_openai.first_token_delay = 0.3
     agent = chat_agent(tenant_a.department, fake_openai, max_concurrency=3)
     key, _secret = key_for(agent)
     job = stored_job(key, agent, tickets(40))
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    (tmp_path / "broker-done").mkdir()
+    folder = broker_folder(tmp_path)
     log = tmp_path / "workers.log"
 
     first = Worker(folder, log)
