@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, Document, Run
@@ -397,3 +399,34 @@ def test_a_missing_wrong_or_dead_key_gets_401(tenant_a, client, headers, url):
     error = error_of(response, 401)
     assert error["type"] == "authentication_error"
     assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_page_costs_the_same_queries_however_many_rows_it_has(tenant_a, client):
+    key, secret = make_api_key(tenant_a.department, scopes=ALL_SCOPES)
+    knowledge_base = make_knowledge_base(tenant_a.department)
+    urls = [
+        "/api/v1/agents/",
+        "/api/v1/runs/",
+        "/api/v1/conversations/",
+        "/api/v1/knowledge-bases/",
+        f"/api/v1/knowledge-bases/{knowledge_base.pk}/documents/",
+    ]
+
+    def add_rows():
+        api_conversation(key, api_agent(tenant_a.department))
+        make_document(knowledge_base, title=f"文档{Document.objects.count()}", text=f"第{Document.objects.count()}条")
+
+    def queries_per_page() -> dict[str, int]:
+        counts = {}
+        for url in urls:
+            with CaptureQueriesContext(connection) as queries:
+                assert len(results(get(client, url, secret))) >= 1
+            counts[url] = len(queries)
+        return counts
+
+    add_rows()
+    get(client, "/api/v1/agents/", secret)  # the key's first use of the minute records it
+    few = queries_per_page()
+    for _ in range(4):
+        add_rows()
+    assert queries_per_page() == few
