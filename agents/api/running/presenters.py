@@ -52,12 +52,14 @@ def sources_of(hits: list[dict]) -> list[dict]:
 
 
 async def shown_events(*, events: AsyncIterator, key) -> AsyncIterator[Shown]:
-    """The run's events as ``key`` sees them (see the module docstring); the last one is always "done"
-    (also when the run's thread ended by an error: the run, which the runtime closed, is read back)."""
+    """The run's events as ``key`` sees them (see the module docstring); the last one is always "done",
+    with the finished run (also when the run's thread ended by an error: the runtime closed the run,
+    which is then read back)."""
     mapping = dict
     answer = reasoning = StreamUnmasker({})
     withhold = False
     started: Run | None = None
+    finished: Run | None = None
     async for event in events:
         if isinstance(event, ev.RunStarted):
             started = event.run
@@ -86,6 +88,8 @@ async def shown_events(*, events: AsyncIterator, key) -> AsyncIterator[Shown]:
             answer = StreamUnmasker(mapping())
             yield Shown("replace", text=answer.feed(event.text) + answer.flush())
         elif isinstance(event, ev.RunFinished):
+            # The run as the runtime stored it (its thread is done with it).
+            finished = event.run
             break
     if not withhold:
         # A placeholder still open at the very end was not one: it is shown as it came.
@@ -95,8 +99,10 @@ async def shown_events(*, events: AsyncIterator, key) -> AsyncIterator[Shown]:
         tail = answer.flush()
         if tail:
             yield Shown("delta", text=tail)
-    if started is not None:
-        yield Shown("done", run=await sync_to_async(run_reload)(run_id=started.pk))
+    if finished is None and started is not None:  # the runtime closed the run after a bug: read it back
+        finished = await sync_to_async(run_reload)(run_id=started.pk)
+    if finished is not None:
+        yield Shown("done", run=finished)
 
 
 def review_notice(run: Run) -> str:
