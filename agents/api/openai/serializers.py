@@ -42,12 +42,15 @@ class ContentField(serializers.Field):
     default_error_messages = {
         "invalid": _("content 须为字符串或 text 片段的列表。"),
         "part": _("只支持文本内容（type 为 text 的片段）；图片、音频和文件无法交给智能体。"),
+        "null_characters": _("内容不能包含空字符（\\x00）。"),
     }
 
     def to_internal_value(self, data):
         if data is None:
             return ""
         if isinstance(data, str):
+            if "\x00" in data:
+                self.fail("null_characters")
             return data
         if not isinstance(data, list):
             self.fail("invalid")

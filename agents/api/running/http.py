@@ -120,6 +120,10 @@ def json_object(request) -> dict:
         raise exceptions.ParseError(_("请求体不是有效的 JSON：%(reason)s") % {"reason": exc}) from None
     if not isinstance(data, dict):
         raise exceptions.ParseError(_("请求体须为一个 JSON 对象。"))
+    try:  # escapes of lone surrogates ("\ud800") parse, but are no text that could be stored
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise exceptions.ParseError(_("请求体含有无效的 Unicode 字符。")) from None
     return data
 
 

@@ -23,7 +23,7 @@ def agent_for_key(*, key: ApiKey, identifier: str) -> Agent:
         .select_related("department", "current_version")
         .filter(department__code=code, slug=slug)
         .first()
-        if code and slug
+        if code and slug and "\x00" not in identifier  # PostgreSQL text cannot hold NUL: no agent is named so
         else None
     )
     if agent is None:

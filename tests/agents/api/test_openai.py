@@ -360,6 +360,8 @@ BAD_BODIES = [
     ("an empty question", {"messages": [{"role": "user", "content": "  "}]}, "invalid_field"),
     ("a wrong type", {"messages": [{"role": "user", "content": "你好"}], "temperature": "hot"}, "invalid_field"),
     ("an id", {"messages": [{"role": "user", "content": "你好"}], "id": 5}, "invalid_field"),
+    ("a NUL character", {"messages": [{"role": "user", "content": "a\x00b"}]}, "invalid_field"),
+    ("a lone surrogate", b'{"model": "x", "messages": [{"role": "user", "content": "\\ud800"}]}', "parse_error"),
 ]
 
 
@@ -403,4 +405,16 @@ def test_an_oversized_body_answers_413_and_writes_nothing(api, settings):
         timeout=60,
     )
     assert response.status_code == 413 and response.json()["error"]["type"] == "invalid_request_error"
+    assert not Run.objects.exists()
+
+
+def test_names_no_agent_could_have_answer_404(api):
+    headers = {"Authorization": f"Bearer {api.secret}"}
+    assert httpx2.get(f"{api.url}/v1/models/a%00.b", headers=headers).status_code == 404
+    response = httpx2.post(
+        f"{api.url}/v1/chat/completions",
+        json={"model": "a\x00.b", "messages": [{"role": "user", "content": "你好"}]},
+        headers=headers,
+    )
+    assert response.status_code in (400, 404) and response.json()["error"]
     assert not Run.objects.exists()

@@ -218,6 +218,8 @@ BAD_BODIES = [
     ("a form that is not an object", {"form": ["a"]}, "invalid_field"),
     ("an unknown conversation kind", {"message": "你好", "conversation": "old"}, "invalid_field"),
     ("a stream that is not a boolean", {"message": "你好", "stream": "maybe"}, "invalid_field"),
+    ("a NUL character", {"message": "a\x00b"}, "invalid_field"),
+    ("a lone surrogate", b'{"message": "\\ud800"}', "parse_error"),
 ]
 
 
@@ -247,4 +249,6 @@ def test_other_methods_and_media_types_and_oversized_bodies_are_refused(api):
     body = json.dumps({"message": "a" * (11 * 1024 * 1024)}).encode()
     response = httpx2.post(url, content=body, headers={**headers, "Content-Type": "application/json"}, timeout=60)
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
+    response = httpx2.post(f"{api.url}/api/v1/agents/a%00b.c/runs", json={"message": "你好"}, headers=headers)
+    assert response.status_code == 404 and response.json()["error"]["type"] == "not_found_error"
     assert not Run.objects.exists()
