@@ -30,13 +30,14 @@ class Api:
     secret: str
     key: object
 
-    def run(self, body, *, agent: Agent | None = None, secret: str | None = None, **extra) -> httpx2.Response:
+    def run(
+        self, body, *, agent: Agent | None = None, secret: str | None = None, headers: dict | None = None
+    ) -> httpx2.Response:
         return httpx2.post(
             f"{self.url}/api/v1/agents/{(agent or self.agent).identifier}/runs",
             json=body,
-            headers={"Authorization": f"Bearer {secret or self.secret}"},
+            headers={"Authorization": f"Bearer {secret or self.secret}", **(headers or {})},
             timeout=60,
-            **extra,
         )
 
     def stream(self, body, *, agent: Agent | None = None) -> list[tuple[str, dict]]:
@@ -133,6 +134,11 @@ def test_form_fields_fill_the_agents_template_and_unknown_ones_are_refused(api, 
     before = Run.objects.count()
     response = api.run({"form": {"transcript": "x", "secret_field": "y"}}, agent=drafting)
     assert response.status_code == 400 and "secret_field" in response.json()["error"]["message"]
+    # The runtime refuses it in the run's own thread, in the caller's language.
+    response = api.run(
+        {"form": {"transcript": "x", "secret_field": "y"}}, agent=drafting, headers={"Accept-Language": "en"}
+    )
+    assert response.json()["error"]["message"] == "The form contains undefined fields: secret_field."
     assert Run.objects.count() == before
 
 
