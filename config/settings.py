@@ -130,7 +130,14 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 if os.environ.get("DATABASE_URL", "").strip():
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"].strip(), conn_max_age=60)}
+    # Under ASGI each request may run in a fresh thread, so kept-open connections are never reused and
+    # pile up until the server refuses clients: none are kept by default (put a pooler such as
+    # PgBouncer in front for many web processes). SHUZHI_DB_CONN_MAX_AGE sets it, e.g. for workers.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["DATABASE_URL"].strip(), conn_max_age=int(os.environ.get("SHUZHI_DB_CONN_MAX_AGE", "0"))
+        )
+    }
 else:
     DATABASES = {"default": {**localdb.connection_settings(), "CONN_MAX_AGE": 0}}
 DATABASES["default"].setdefault("TEST", {})
