@@ -25,7 +25,7 @@ from ..serializers import StrictSerializer
 
 
 class FormFieldSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text=_("字段名：运行时在 form_values 中使用。"))
+    name = serializers.CharField(help_text=_("字段名：运行时在请求的 form 中使用。"))
     label = serializers.CharField(help_text=_("显示名称。"))
     type = serializers.ChoiceField(choices=VariableType.choices, help_text=_("字段类型。"))
     required = serializers.BooleanField(help_text=_("是否必填。"))
@@ -46,7 +46,7 @@ class AgentSerializer(serializers.Serializer):
     area_label = serializers.CharField(help_text=_("场景分类的名称。"))
     version = serializers.IntegerField(help_text=_("当前发布版本的版本号。"))
     published_at = serializers.DateTimeField(help_text=_("当前版本的发布时间。"))
-    form_fields = FormFieldSerializer(many=True, help_text=_("表单字段（运行时通过 form_values 填写）。"))
+    form_fields = FormFieldSerializer(many=True, help_text=_("表单字段（运行时通过请求的 form 填写）。"))
     output_mode = serializers.ChoiceField(choices=Agent.OutputMode.choices, help_text=_("输出方式。"))
     output_schema = serializers.JSONField(
         allow_null=True, help_text=_("结构化输出的 JSON Schema（仅结构化输出的智能体）。")
