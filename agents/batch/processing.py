@@ -48,6 +48,7 @@ SLOTS_PER_ENDPOINT = 1024  # above ModelEndpoint.max_concurrency's maximum (1000
 
 TICK_SECONDS = 1.0  # how often a processor reads the job's status, checks its principal and beats
 MAX_ATTEMPTS = 3  # claims of one row before it is given up as failed
+SLOT_HOLD_SECONDS = 5.0  # a thread keeps its endpoint slot across rows for this long, then lets others have it
 RETRIEVAL_ONLY_THREADS = 4
 MODEL_FAILURES_BEFORE_PAUSE = 5  # consecutive runs that never reached the model
 PER_MINUTE_WAIT_MAX = 61  # a quota that frees within this many seconds is waited for, not paused on
@@ -66,22 +67,31 @@ WITH next AS (
 SELECT next.id, claimed.number, claimed.values, claimed.attempts FROM next LEFT JOIN claimed ON claimed.id = next.id
 """
 
-# A row's outcome and the job's counters in one statement; nothing changes unless the row is still
-# this claim's (status and attempts), so a late writer cannot count a row twice.
+# A row's outcome and the job's counters in one statement, which then lets go of the row's lock (after
+# the updates: the lock is read from their results). Nothing changes unless the row is still this
+# claim's (status and attempts), so a late or second writer cannot count a row twice.
 _FINISH = """
 WITH finished AS (
     UPDATE agents_batchrow SET status = %(status)s, error = %(error)s, finished_at = now(), run_id = %(run)s
     WHERE id = %(row)s AND status = 'running' AND attempts = %(attempts)s
     RETURNING 1
+), counted AS (
+    UPDATE agents_batchjob SET done = done + %(done)s * (SELECT count(*) FROM finished),
+        failed = failed + %(failed)s * (SELECT count(*) FROM finished)
+    WHERE id = %(job)s
+    RETURNING 1
 )
-UPDATE agents_batchjob SET done = done + %(done)s * (SELECT count(*) FROM finished),
-    failed = failed + %(failed)s * (SELECT count(*) FROM finished)
-WHERE id = %(job)s
+SELECT pg_advisory_unlock(%(lock)s) FROM (SELECT count(*) FROM counted) AS settled
 """
 
+# The row waits for another claim; its lock is let go.
 _RELEASE = """
-UPDATE agents_batchrow SET status = 'pending', run_id = NULL, claimed_at = NULL, attempts = attempts - %(uncount)s
-WHERE id = %(row)s AND status = 'running' AND attempts = %(attempts)s
+WITH released AS (
+    UPDATE agents_batchrow SET status = 'pending', run_id = NULL, claimed_at = NULL, attempts = attempts - %(uncount)s
+    WHERE id = %(row)s AND status = 'running' AND attempts = %(attempts)s
+    RETURNING 1
+)
+SELECT pg_advisory_unlock(%(lock)s) FROM (SELECT count(*) FROM released) AS settled
 """
 
 _TAKE_SLOT = """
@@ -280,20 +290,23 @@ class _Processor:
             ((taken,),) = _execute("SELECT pg_try_advisory_lock(%s)", [ROW_LOCKS + row_id])
             if not taken:
                 continue  # a live claimer is on it
+            settled = False
             try:
-                self._recover_row(row_id)
+                settled = self._recover_row(row_id)
             finally:
-                _unlock(ROW_LOCKS + row_id)
+                if not settled:
+                    _unlock(ROW_LOCKS + row_id)
 
-    def _recover_row(self, row_id: int) -> None:
+    def _recover_row(self, row_id: int) -> bool:
+        """Settle one abandoned row whose lock this processor holds; True when that also let go of the lock."""
         row = BatchRow.objects.filter(pk=row_id, status=BatchRow.Status.RUNNING).values("run_id", "attempts").first()
         if row is None:
-            return
+            return False
         run = Run.objects.filter(pk=row["run_id"]).first() if row["run_id"] else None
         if run is not None and run.status != Run.Status.RUNNING:
             # The run finished after (or just before) its worker died: take its result, do not run again.
             self._finish_from_run(_Row(row_id, None, None, row["attempts"]), run)
-            return
+            return True
         if run is not None:
             closed = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
                 status=Run.Status.INCOMPLETE,
@@ -310,32 +323,42 @@ class _Processor:
                 run,
             )
         else:
-            _execute(_RELEASE, {"row": row_id, "attempts": row["attempts"], "uncount": 0})
+            self._release(row_id, row["attempts"])
+        return True
 
     # ------------------------------------------------------------------ rows (pool threads)
 
     def _work(self) -> None:
+        slot = None
         try:
             while not self.stop.is_set():
                 self._wait_for_quota()
-                slot = self._take_slot()
                 if slot is None:
-                    return
-                row = None
-                try:
-                    row = self._claim()
-                    if row is None:
+                    slot = self._take_slot()
+                    if slot is None:
                         return
-                    if row == "retry":
-                        row = None
-                        continue
-                    self._process(row)
-                finally:
-                    _unlock(*[k for k in (slot, ROW_LOCKS + row.id if isinstance(row, _Row) else None) if k])
+                    held_since = time.monotonic()
+                row = self._claim()
+                if row is None:
+                    return
+                if row == "retry":
+                    self.stop.wait(0.05)
+                    continue
+                self._process(row)  # settling the row lets go of its lock
+                if connection.connection is None:
+                    slot = None  # the connection was replaced after an error: its locks went with it
+                if slot and time.monotonic() - held_since >= SLOT_HOLD_SECONDS:
+                    # Other jobs on the same endpoint get their turn at the slots.
+                    _unlock(slot)
+                    slot = None
         except Exception:
             log.exception("batch job %s: a worker thread failed", self.job_id)
         finally:
-            connections.close_all()  # this thread's connection, and any lock it still held
+            try:  # every lock still held (a pooled connection would keep them), then the connection
+                _execute("SELECT pg_advisory_unlock_all()")
+            except Exception:
+                log.debug("batch job %s: connection already gone", self.job_id)
+            connections.close_all()
 
     def _wait_for_quota(self) -> None:
         waited = False
@@ -396,7 +419,7 @@ class _Processor:
                 if isinstance(event, RunFinished):
                     run = event.run
         except QuotaExceeded as exc:
-            _execute(_RELEASE, {"row": row.id, "attempts": row.attempts, "uncount": 1})
+            self._release(row.id, row.attempts, uncount=True)
             if exc.retry_after <= PER_MINUTE_WAIT_MAX:
                 with self.lock:
                     self.not_before = max(self.not_before, time.monotonic() + exc.retry_after)
@@ -408,7 +431,7 @@ class _Processor:
                 self.pause(str(exc))
             return
         except AgentNotAvailable as exc:
-            _execute(_RELEASE, {"row": row.id, "attempts": row.attempts, "uncount": 1})
+            self._release(row.id, row.attempts, uncount=True)
             self.pause(batch_principal_problem(job=job, principal=batch_principal(job=job)) or str(exc))
             return
         except RunInputInvalid as exc:
@@ -418,13 +441,13 @@ class _Processor:
             log.exception("batch job %s: row %s failed", self.job_id, row.number)
             if run is None and row.attempts < MAX_ATTEMPTS:
                 connection.close_if_unusable_or_obsolete()
-                _execute(_RELEASE, {"row": row.id, "attempts": row.attempts, "uncount": 0})
+                self._release(row.id, row.attempts)
             else:
                 self._finish(row, BatchRow.Status.FAILED, _("运行出错，请稍后重试；如果反复出现，请联系管理员。"), run)
             return
         if self._model_unreachable(run) and row.attempts < MAX_ATTEMPTS:
             # The model was never reached: the row waits for another attempt instead of failing.
-            _execute(_RELEASE, {"row": row.id, "attempts": row.attempts, "uncount": 0})
+            self._release(row.id, row.attempts)
             return
         self._finish_from_run(row, run)
 
@@ -446,6 +469,10 @@ class _Processor:
         else:
             self._finish(row, BatchRow.Status.FAILED, run.error or run.get_status_display(), run)
 
+    def _release(self, row_id: int, attempts: int, *, uncount: bool = False) -> None:
+        """Back to pending (``uncount``: the claim does not count as an attempt), and let go of the row's lock."""
+        _execute(_RELEASE, {"row": row_id, "attempts": attempts, "uncount": int(uncount), "lock": ROW_LOCKS + row_id})
+
     def _finish(self, row: _Row, status: str, error: str, run: Run | None) -> None:
         succeeded = status == BatchRow.Status.SUCCEEDED
         _execute(
@@ -459,5 +486,6 @@ class _Processor:
                 "done": int(succeeded),
                 "failed": int(not succeeded),
                 "job": self.job_id,
+                "lock": ROW_LOCKS + row.id,
             },
         )
