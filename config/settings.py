@@ -262,6 +262,9 @@ SHUZHI_STREAM_STALL_SECONDS = float(os.environ.get("SHUZHI_STREAM_STALL_SECONDS"
 SHUZHI_BATCH_MAX_ROWS = int(os.environ.get("SHUZHI_BATCH_MAX_ROWS", "50000"))
 SHUZHI_BATCH_MAX_MB = int(os.environ.get("SHUZHI_BATCH_MAX_MB", "20"))
 SHUZHI_BATCH_MAX_THREADS = int(os.environ.get("SHUZHI_BATCH_MAX_THREADS", "32"))
+# How many worker processes take each batch job at once (the endpoint's concurrency is shared between
+# them); more than 1 only where workers are dedicated to batches, since each one is busy for the whole job.
+SHUZHI_BATCH_PROCESSES = int(os.environ.get("SHUZHI_BATCH_PROCESSES", "1"))
 SHUZHI_BATCH_RESUME_AFTER_SECONDS = int(os.environ.get("SHUZHI_BATCH_RESUME_AFTER_SECONDS", "120"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -49,6 +49,8 @@ SLOTS_PER_ENDPOINT = 1024  # above ModelEndpoint.max_concurrency's maximum (1000
 TICK_SECONDS = 1.0  # how often a processor reads the job's status, checks its principal and beats
 MAX_ATTEMPTS = 3  # claims of one row before it is given up as failed
 SLOT_HOLD_SECONDS = 5.0  # a thread keeps its endpoint slot across rows for this long, then lets others have it
+SLOT_POLL_MAX_SECONDS = 0.2  # the longest a thread waiting for a slot sleeps between tries
+SLOT_STEP_BACK_SECONDS = 0.1  # after letting a slot go, before trying again: a waiting thread may take it
 RETRIEVAL_ONLY_THREADS = 4
 MODEL_FAILURES_BEFORE_PAUSE = 5  # consecutive runs that never reached the model
 PER_MINUTE_WAIT_MAX = 61  # a quota that frees within this many seconds is waited for, not paused on
@@ -115,6 +117,12 @@ def _execute(sql: str, params: dict | list | None = None):
         return cursor.fetchall() if cursor.description else cursor.rowcount
 
 
+def _close_if_broken() -> None:
+    """Drop this thread's connection only if it no longer works (never merely for its age: it holds locks)."""
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
 def _unlock(*keys: int) -> None:
     if keys:
         _execute("SELECT " + ", ".join(["pg_advisory_unlock(%s)"] * len(keys)), list(keys))
@@ -151,13 +159,15 @@ def batch_jobs_resume(*, stale_after: timedelta | None = None) -> list[int]:
         cutoff = now - stale_after
         jobs = jobs.filter(heartbeat_at__lt=cutoff) | jobs.filter(heartbeat_at__isnull=True, created_at__lt=cutoff)
     queued = []
+    processes = max(1, settings.SHUZHI_BATCH_PROCESSES)
     for job_id, status in jobs.values_list("pk", "status"):
         if status == BatchJob.Status.RUNNING and not _nobody_processing(job_id):
             continue
         if status == BatchJob.Status.QUEUED and stale_after is None:
             continue  # its message is on its way; only the beat, after a while, decides it was lost
         if BatchJob.objects.filter(pk=job_id, status=status).update(heartbeat_at=now):
-            process_batch_job.delay(job_id)
+            for _n in range(processes):
+                process_batch_job.delay(job_id)
             queued.append(job_id)
     return queued
 
@@ -254,7 +264,11 @@ class _Processor:
                 if time.monotonic() >= next_tick:
                     break
             if time.monotonic() >= next_tick:
-                self._tick()
+                try:
+                    self._tick()
+                except Exception:  # the threads go on; the next tick tries again
+                    log.exception("batch job %s: heartbeat failed", self.job_id)
+                    _close_if_broken()
                 next_tick = time.monotonic() + TICK_SECONDS
 
     def _tick(self) -> None:
@@ -332,6 +346,9 @@ class _Processor:
         slot = None
         try:
             while not self.stop.is_set():
+                if slot and self.not_before > time.monotonic():
+                    _unlock(slot)  # waiting out a quota: the slot is of use to other jobs meanwhile
+                    slot = None
                 self._wait_for_quota()
                 if slot is None:
                     slot = self._take_slot()
@@ -348,9 +365,10 @@ class _Processor:
                 if connection.connection is None:
                     slot = None  # the connection was replaced after an error: its locks went with it
                 if slot and time.monotonic() - held_since >= SLOT_HOLD_SECONDS:
-                    # Other jobs on the same endpoint get their turn at the slots.
+                    # Other jobs (and other processes) on the same endpoint get their turn at the slots.
                     _unlock(slot)
                     slot = None
+                    self.stop.wait(SLOT_STEP_BACK_SECONDS * (0.5 + random.random()))  # noqa: S311
         except Exception:
             log.exception("batch job %s: a worker thread failed", self.job_id)
         finally:
@@ -383,7 +401,7 @@ class _Processor:
             if found:
                 return base + found[0][0]
             self.stop.wait(pause + random.random() * pause)  # noqa: S311
-            pause = min(pause * 2, 0.5)
+            pause = min(pause * 2, SLOT_POLL_MAX_SECONDS)
         return None
 
     def _claim(self):
@@ -440,7 +458,7 @@ class _Processor:
         except Exception:
             log.exception("batch job %s: row %s failed", self.job_id, row.number)
             if run is None and row.attempts < MAX_ATTEMPTS:
-                connection.close_if_unusable_or_obsolete()
+                _close_if_broken()
                 self._release(row.id, row.attempts)
             else:
                 self._finish(row, BatchRow.Status.FAILED, _("运行出错，请稍后重试；如果反复出现，请联系管理员。"), run)

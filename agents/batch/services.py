@@ -7,6 +7,7 @@ the job is queued for a worker once the transaction commits.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -139,9 +140,14 @@ def _mapping_check(*, agent, table: Table, message_column: str, form_columns, er
 
 
 def _enqueue_on_commit(job_id: int) -> None:
+    """Queue the job once the transaction commits: for ``SHUZHI_BATCH_PROCESSES`` worker processes at once."""
     from ..tasks import process_batch_job
 
-    transaction.on_commit(lambda: process_batch_job.delay(job_id))
+    def enqueue() -> None:
+        for _n in range(max(1, settings.SHUZHI_BATCH_PROCESSES)):
+            process_batch_job.delay(job_id)
+
+    transaction.on_commit(enqueue)
 
 
 # ---------------------------------------------------------------------------------- who runs it

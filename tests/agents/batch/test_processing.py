@@ -36,6 +36,19 @@ def test_a_job_runs_every_row_once_with_the_endpoint_concurrency(
     assert set(rows.values_list("run_id", flat=True)) == set(runs.values_list("pk", flat=True))
 
 
+def test_a_job_taken_by_several_processes_still_runs_each_row_once(
+    celery_worker, fake_openai, tenant_a, tenant_b, settings, wait_for
+):
+    settings.SHUZHI_BATCH_PROCESSES = 3
+    agent = chat_agent(tenant_a.department, fake_openai, max_concurrency=2)
+    key, _secret = key_for(agent)
+    job = submit(key, agent, tickets(8))
+    wait_for(lambda: finished(job), timeout=60)
+    assert (job.done, job.failed) == (8, 0)
+    asked = sorted(r["body"]["messages"][-1]["content"] for r in fake_openai.chat_requests)
+    assert asked == sorted(f"第{i}号工单：小区路灯坏了" for i in range(1, 9))
+
+
 def test_a_token_limit_pauses_the_job_with_the_reason_and_resume_finishes_it(
     celery_worker, fake_openai, tenant_a, tenant_b, wait_for
 ):
