@@ -184,3 +184,19 @@ def test_cancel_stops_the_job_and_the_runs_in_flight(celery_worker, fake_openai,
     assert BatchRow.objects.filter(job=job, status=BatchRow.Status.PENDING).count() >= 16
     with pytest.raises(BatchStateInvalid):
         batch_job_resume(job=job)
+
+
+def test_a_retrieval_only_agent_answers_every_row_from_its_knowledge_base(
+    celery_worker, fake_openai, tenant_a, tenant_b, wait_for
+):
+    from tests.agents.runtime.helpers import policy_knowledge_base, published_agent
+
+    agent = published_agent(tenant_a.department, knowledge_bases=[policy_knowledge_base(tenant_a.department)])
+    key, _secret = key_for(agent)
+    rows = [[f"T{i}", "博士来本区工作有什么安居补贴？", ""] for i in range(6)]
+    job = submit(key, agent, rows)
+    wait_for(lambda: finished(job), timeout=60)
+    assert (job.done, job.failed) == (6, 0)
+    runs = Run.objects.filter(via=Run.Via.BATCH, api_key=key)
+    assert runs.count() == 6 and all(r.retrieval_only and "3000" in r.answer for r in runs)
+    assert fake_openai.chat_requests == []
