@@ -56,7 +56,12 @@ from config.celery import app
 folder = sys.argv[1]
 app.conf.update(
     broker_url="filesystem://",
-    broker_transport_options={"data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder + "-done"},
+    broker_transport_options={
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "processed_folder": folder + "-done",
+        "control_folder": folder + "-control",
+    },
 )
 processes = int(sys.argv[2])
 pool = ["--pool=solo"] if processes == 1 else ["--pool=prefork", f"--concurrency={processes}"]
@@ -177,7 +182,11 @@ def batch_run(key, agent, folder: Path, processes: int) -> tuple[float, float, f
     try:
         time.sleep(3 + processes)  # the worker comes up
         queued = time.perf_counter()
-        transport = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+        transport = {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "control_folder": str(folder) + "-control",
+        }
         with Connection("filesystem://", transport_options=transport) as broker:
             for _n in range(processes):
                 process_batch_job.apply_async(args=[job.pk], connection=broker)

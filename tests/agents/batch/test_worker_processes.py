@@ -37,7 +37,12 @@ from config.celery import app
 folder = sys.argv[1]
 app.conf.update(
     broker_url="filesystem://",
-    broker_transport_options={"data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder + "-done"},
+    broker_transport_options={
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "processed_folder": folder + "-done",
+        "control_folder": folder + "-control",
+    },
 )
 app.worker_main(["worker", "--pool=solo", "--without-mingle", "--without-gossip", "--loglevel=INFO"])
 """
@@ -76,7 +81,12 @@ class Worker:
 
 def enqueue(folder: Path, *job_ids: int) -> None:
     with Connection(
-        "filesystem://", transport_options={"data_folder_in": str(folder), "data_folder_out": str(folder)}
+        "filesystem://",
+        transport_options={
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "control_folder": str(folder) + "-control",
+        },
     ) as broker:
         for job_id in job_ids:
             process_batch_job.apply_async(args=[job_id], connection=broker)
@@ -145,7 +155,12 @@ def test_a_worker_killed_mid_job_is_replaced_and_no_row_runs_twice(fake_openai, 
     second = None
     try:
         with Connection(
-            "filesystem://", transport_options={"data_folder_in": str(folder), "data_folder_out": str(folder)}
+            "filesystem://",
+            transport_options={
+                "data_folder_in": str(folder),
+                "data_folder_out": str(folder),
+                "control_folder": str(folder) + "-control",
+            },
         ) as broker:
             process_batch_job.apply_async(args=[job.pk], connection=broker)
         wait_for(lambda: BatchRow.objects.filter(job=job, status=BatchRow.Status.SUCCEEDED).count() >= 6, timeout=90)
