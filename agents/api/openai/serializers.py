@@ -76,6 +76,12 @@ class ChatMessageSerializer(StrictSerializer):
     content = ContentField(required=False, allow_null=True, default="", help_text=_("消息内容。"))
     name = serializers.CharField(required=False, allow_blank=True, help_text=_("忽略。"))
 
+    def validate(self, attrs: dict) -> dict:
+        # OpenAI allows null content (an assistant turn that only called tools): it says nothing here.
+        if attrs.get("content") is None:
+            attrs["content"] = ""
+        return attrs
+
 
 class ChatStreamOptionsSerializer(StrictSerializer):
     include_usage = serializers.BooleanField(

@@ -358,6 +358,7 @@ BAD_BODIES = [
     ),
     ("a tool message", {"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}]}, "invalid_field"),
     ("an empty question", {"messages": [{"role": "user", "content": "  "}]}, "invalid_field"),
+    ("a null question", {"messages": [{"role": "user", "content": None}]}, "invalid_field"),
     ("a wrong type", {"messages": [{"role": "user", "content": "你好"}], "temperature": "hot"}, "invalid_field"),
     ("an id", {"messages": [{"role": "user", "content": "你好"}], "id": 5}, "invalid_field"),
     ("a NUL character", {"messages": [{"role": "user", "content": "a\x00b"}]}, "invalid_field"),
