@@ -258,8 +258,9 @@ def test_a_client_that_goes_away_mid_stream_leaves_a_finished_run(api, fake_open
         assert response.status_code == 200
         first = next(response.iter_lines())
         assert first.startswith("data: ")
-    run = wait_for(lambda: Run.objects.filter(status=Run.Status.SUCCEEDED).first())
-    assert run.answer == "这是一个需要一点时间才能说完的回答。" and run.metered_at is not None
+    # The run finishes and is then metered (a moment later, in its own transaction).
+    run = wait_for(lambda: Run.objects.filter(status=Run.Status.SUCCEEDED, metered_at__isnull=False).first())
+    assert run.answer == "这是一个需要一点时间才能说完的回答。"
 
 
 @pytest.mark.parametrize("case", ["wrong", "expired", "revoked", "creator disabled", "department disabled"])
