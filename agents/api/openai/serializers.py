@@ -102,6 +102,15 @@ class ChatCompletionCreateSerializer(StrictSerializer):
             "system 和 developer 消息被忽略（智能体使用自己发布的提示词、知识库和安全设置）。"
         ),
     )
+    form = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        default=dict,
+        help_text=_(
+            "平台扩展：智能体表单字段的值（字段名见 /api/v1/agents/ 的 form_fields），有必填表单字段的智能体需要提供；"
+            '官方 openai 客户端用 extra_body={"form": {...}} 传入。'
+        ),
+    )
     stream = serializers.BooleanField(
         required=False, default=False, help_text=_("为 true 时以 chat.completion.chunk 服务器发送事件流式返回。")
     )

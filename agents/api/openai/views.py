@@ -243,7 +243,12 @@ async def chat_completions(request, key: ApiKey):
     body = validated(ChatCompletionCreateSerializer, json_object(request))
     question, history = conversation_of(body["messages"])
     agent, shown = await run_begin(
-        key=key, identifier=body["model"], via=Run.Via.OPENAI, message=question, history=history
+        key=key,
+        identifier=body["model"],
+        via=Run.Via.OPENAI,
+        message=question,
+        form_values=body["form"],
+        history=history,
     )
     start = await anext(shown)
     if not body["stream"]:

@@ -17,6 +17,7 @@ from agents.models import Agent, Conversation, Run, SensitiveWordList, UsageCoun
 from agents.runtime.review import Decision, run_review
 from tenants.api_keys import api_key_revoke
 from tenants.models import TokenUsage
+from tests.agents.factories import make_template
 from tests.agents.runtime.helpers import model_endpoint, published_agent, valid_id_number
 from tests.factories import make_api_key
 from tests.fakes.openai_server import Reply
@@ -420,3 +421,24 @@ def test_names_no_agent_could_have_answer_404(api):
     )
     assert response.status_code in (400, 404) and response.json()["error"]
     assert not Run.objects.exists()
+
+
+def test_an_agent_with_a_form_takes_its_fields_through_extra_body(api, tenant_a, fake_openai):
+    template = make_template(
+        tenant_a.department,
+        body="请根据笔录起草文书。笔录：{{ transcript }}",
+        variables=[{"name": "transcript", "label": "笔录", "type": "long_text", "required": True}],
+    )
+    drafting = published_agent(
+        tenant_a.department, endpoint=model_endpoint(tenant_a.department, fake_openai), template=template
+    )
+    api.key.agents.add(drafting)
+    client = api.client()
+    ask = {"model": drafting.identifier, "messages": [{"role": "user", "content": "请起草文书"}]}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(**ask)
+    assert "笔录" in caught.value.body["message"] and not Run.objects.exists()
+    fake_openai.script(Reply(text="行政处罚事先告知书……"))
+    answer = client.chat.completions.create(**ask, extra_body={"form": {"transcript": "当事人王五承认无证经营。"}})
+    assert answer.choices[0].message.content == "行政处罚事先告知书……"
+    assert "当事人王五承认无证经营" in fake_openai.chat_requests[-1]["body"]["messages"][0]["content"]
