@@ -22,11 +22,10 @@ from django.utils.translation import gettext as _
 
 from ..models import BatchJob, BatchRow, Run
 from ..privacy.masking import Masker, unmask
-from ..reports.exports import CSV_TYPE, XLSX_TYPE
+from ..reports.exports import CSV_TYPE, XLSX_TYPE, csv_text
 from ..runtime.access import may_see_personal_data
 
 FORMATS = ("csv", "xlsx")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 ROWS_PER_QUERY = 1000
 
@@ -142,16 +141,11 @@ def _field_text(value, show) -> str:
     return show(json.dumps(value, ensure_ascii=False))
 
 
-def _csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def results_csv(*, job: BatchJob, viewer) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for values in result_rows(job=job, viewer=viewer):
-        writer.writerow([_csv_cell(v) for v in values])
+        writer.writerow([csv_text(v) for v in values])
     return buffer.getvalue().encode("utf-8-sig")
 
 

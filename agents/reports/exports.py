@@ -68,7 +68,8 @@ def _rows(columns: Sequence[Column], rows: Iterable[dict]) -> Iterable[list]:
         yield [cell_value(row.get(c.key), c.kind) for c in columns]
 
 
-def _csv_text(value) -> str:
+def csv_text(value) -> str:
+    """A value as CSV text; text that a spreadsheet would run as a formula is kept as plain text."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -87,7 +88,7 @@ def table_csv(*, columns: Sequence[Column], rows: Iterable[dict]) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow([str(c.label) for c in columns])
     for values in _rows(columns, rows):
-        writer.writerow([_csv_text(v) for v in values])
+        writer.writerow([csv_text(v) for v in values])
     return buffer.getvalue().encode("utf-8-sig")
 
 
