@@ -2,7 +2,8 @@
 """The project's two commands.
 
     python3 run.py          set everything up from a fresh clone and serve the platform
-                            (http://127.0.0.1:8000) with a Celery worker; Ctrl-C stops it all
+                            (http://127.0.0.1:8000, one web process per core) with a Celery worker;
+                            Ctrl-C stops it all
     python3 run.py test     run the whole test suite (lint included); extra arguments go to pytest
 
 Only Python 3.11+ is needed: the first run makes a virtual environment in .venv, installs the
@@ -102,25 +103,30 @@ class Supervisor:
 
 
 def serve() -> int:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config import localdb, serving
+
     host = os.environ.get("SHUZHI_HOST", "127.0.0.1")
     port = os.environ.get("SHUZHI_PORT", "8000")
+    try:
+        web = serving.web_workers()
+    except ImproperlyConfigured as exc:
+        say(str(exc))
+        return 2
+    celery_processes = int(os.environ.get("SHUZHI_WORKERS", "2"))
+    if not os.environ.get("DATABASE_URL", "").strip() and not os.environ.get("SHUZHI_DB_POOL_MAX"):
+        # Every process's pool within the embedded server's connections (web, worker processes, beat).
+        room = localdb.MAX_CONNECTIONS - 20
+        per_process = room // (web + celery_processes + 2) - 1  # each also holds one connection for its slots
+        os.environ["SHUZHI_DB_POOL_MAX"] = str(max(2, min(serving.DEFAULT_POOL_MAX, per_process)))
     manage("migrate", "--noinput", "-v", "0")
     manage("demo")
     supervisor = Supervisor()
     signal.signal(signal.SIGINT, supervisor.stop)
     signal.signal(signal.SIGTERM, supervisor.stop)
     bin_dir = Path(sys.executable).parent
-    supervisor.spawn(
-        str(bin_dir / "uvicorn"),
-        "config.asgi:application",
-        "--host",
-        host,
-        "--port",
-        port,
-        "--lifespan",
-        "off",
-        "--no-access-log",
-    )
+    supervisor.spawn(*serving.uvicorn_command(host=host, port=port, workers=web))
     supervisor.spawn(
         str(bin_dir / "celery"),
         "-A",
@@ -129,12 +135,24 @@ def serve() -> int:
         "--loglevel",
         "INFO",
         "--concurrency",
-        os.environ.get("SHUZHI_WORKERS", "2"),
+        str(celery_processes),
         "--without-mingle",
         "--without-gossip",
     )
     supervisor.spawn(str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO")
-    say(f"serving at http://{host}:{port}/ with a Celery worker — Ctrl-C stops everything")
+    if not serving.is_loopback(host):
+        hosts = os.environ.get("DJANGO_ALLOWED_HOSTS") or ",".join(serving.served_hosts())
+        say(
+            f"注意：正在监听 {host}，其他计算机也能通过未加密的 HTTP 访问本平台。正式使用请按 platform/README.md "
+            "以生产模式部署在 HTTPS 之后。"
+        )
+        say(
+            f"WARNING: listening on {host}: other machines can reach the platform over plain HTTP. For real use, "
+            "deploy it in production mode behind HTTPS (platform/README.md)."
+        )
+        say(f"host names answered / 可用的主机名 (DJANGO_ALLOWED_HOSTS): {hosts}")
+    processes = f"{web} web process{'es' if web > 1 else ''}"
+    say(f"serving at http://{host}:{port}/ with {processes} and a Celery worker — Ctrl-C stops everything")
     return supervisor.wait()
 
 

@@ -19,6 +19,8 @@ from .paths import var_dir
 
 DATABASE_NAME = "shuzhi"
 DATABASE_USER = "postgres"
+# Room for every process's connection pool: one web process per core, the worker's processes, beat.
+MAX_CONNECTIONS = 300
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +87,12 @@ def start() -> bool:
     if fresh:
         print("首次启动：正在初始化内置 PostgreSQL 数据库 / initialising the embedded PostgreSQL…", flush=True)
     # cleanup_mode=None: the wheel must not stop the server at interpreter exit; we decide.
-    get_server(folder, cleanup_mode=None)
+    server = get_server(folder, cleanup_mode=None)
+    if _max_connections() < MAX_CONNECTIONS:
+        # Once per data folder (PostgreSQL's default is 100): the setting takes effect on a restart.
+        _admin_execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+        stop()
+        server.ensure_postgres_running()
     _ensure_database()
     return True
 
@@ -103,10 +110,24 @@ def stop() -> None:
     subprocess.run(cmd, check=False, capture_output=True, **kwargs)
 
 
-def _ensure_database() -> None:
+def _admin_connection():
     import psycopg
 
-    with psycopg.connect(host=str(socket_dir()), user=DATABASE_USER, dbname="postgres", autocommit=True) as conn:
+    return psycopg.connect(host=str(socket_dir()), user=DATABASE_USER, dbname="postgres", autocommit=True)
+
+
+def _admin_execute(sql: str) -> None:
+    with _admin_connection() as conn:
+        conn.execute(sql)
+
+
+def _max_connections() -> int:
+    with _admin_connection() as conn:
+        return int(conn.execute("SHOW max_connections").fetchone()[0])
+
+
+def _ensure_database() -> None:
+    with _admin_connection() as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')

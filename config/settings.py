@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from . import localdb
 from .paths import BASE_DIR, var_dir
 from .preflight import production_mode
+from .serving import database_connections, served_hosts
 
 VAR_DIR = var_dir()
 PRODUCTION = production_mode()
@@ -63,8 +64,12 @@ SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 SALT_KEY = _persisted_secret(
     "SHUZHI_ENCRYPTION_SALT", "encryption_salt", lambda: secrets.token_hex(16), "random, never changed once set"
 )
-DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
+# Debug pages show tracebacks, settings and every URL pattern to whoever gets an error: only for a
+# developer who asks (SHUZHI_DEBUG=1, or the older DJANGO_DEBUG), never in production.
+DEBUG = env_bool("SHUZHI_DEBUG", default=env_bool("DJANGO_DEBUG", default=False))
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("SHUZHI_DEBUG is for development only; production mode never shows debug pages.")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or ([] if PRODUCTION else served_hosts())
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Production mode needs DJANGO_ALLOWED_HOSTS (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -88,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a streamed response lets go of the request's database connection (back to the pool).
+    "config.middleware.StreamReleasesConnectionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.RequestIdMiddleware",
@@ -129,17 +136,13 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# Each process keeps a bounded pool of connections (SHUZHI_DB_POOL_MAX, or persistent connections with
+# SHUZHI_DB_CONN_MAX_AGE): see config/serving.py, and the production guide for PgBouncer.
 if os.environ.get("DATABASE_URL", "").strip():
-    # Under ASGI each request may run in a fresh thread, so kept-open connections are never reused and
-    # pile up until the server refuses clients: none are kept by default (put a pooler such as
-    # PgBouncer in front for many web processes). SHUZHI_DB_CONN_MAX_AGE sets it, e.g. for workers.
-    DATABASES = {
-        "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"].strip(), conn_max_age=int(os.environ.get("SHUZHI_DB_CONN_MAX_AGE", "0"))
-        )
-    }
+    _database = dj_database_url.parse(os.environ["DATABASE_URL"].strip())
 else:
-    DATABASES = {"default": {**localdb.connection_settings(), "CONN_MAX_AGE": 0}}
+    _database = localdb.connection_settings()
+DATABASES = {"default": database_connections(_database)}
 DATABASES["default"].setdefault("TEST", {})
 DATABASES["default"]["TEST"]["NAME"] = os.environ.get("SHUZHI_TEST_DATABASE", "test_shuzhi")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -2,9 +2,9 @@
 
 A processor (``batch_job_process``) runs a pool of threads, one database connection each, sized to the
 agent's model endpoint's ``max_concurrency`` (retrieval-only agents: a small fixed pool). Each thread
-takes one of the endpoint's concurrency *slots* — PostgreSQL advisory locks, so the limit holds across
-processes, hosts and jobs — claims the next pending row with ``FOR UPDATE SKIP LOCKED``, runs it through
-``run_stream`` and records the outcome. Several processors may work on one job at once.
+takes one of the endpoint's concurrency *slots* (``agents/llm/limits.py``: PostgreSQL advisory locks, so
+the limit holds across processes, hosts, jobs and every other call to the endpoint), claims the next
+pending row with ``FOR UPDATE SKIP LOCKED``, runs it through ``run_stream`` and records the outcome. Several processors may work on one job at once.
 
 Exactly once, across crashes: a claimed row is "running" and its claimer holds the row's advisory lock
 (session-level, so it vanishes with the claimer's connection when its process dies). The row points at
@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from tenants.quotas import QuotaExceeded
 
+from ..llm.limits import slot_give, slot_take
 from ..models import BatchJob, BatchRow, ModelEndpoint, Run
 from ..runtime.access import AgentNotAvailable
 from ..runtime.events import RunFinished, RunStarted
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 # Advisory lock keys (one bigint each): a namespace in the high 32 bits, the object's id in the low ones.
 JOB_LOCKS = 7_000_913 << 32
 ROW_LOCKS = 7_000_911 << 32
-SLOT_LOCKS = 7_000_912 << 32
-SLOTS_PER_ENDPOINT = 1024  # above ModelEndpoint.max_concurrency's maximum (1000)
 
 TICK_SECONDS = 1.0  # how often a processor reads the job's status, checks its principal and beats
 MAX_ATTEMPTS = 3  # claims of one row before it is given up as failed
@@ -94,11 +93,6 @@ WITH released AS (
     RETURNING 1
 )
 SELECT pg_advisory_unlock(%(lock)s) FROM (SELECT count(*) FROM released) AS settled
-"""
-
-_TAKE_SLOT = """
-SELECT slot FROM (SELECT (s + %(offset)s) %% %(n)s AS slot FROM generate_series(0, %(n)s - 1) AS s) AS slots
-WHERE pg_try_advisory_lock(%(base)s + slot) LIMIT 1
 """
 
 _FINALIZE = """
@@ -347,7 +341,7 @@ class _Processor:
         try:
             while not self.stop.is_set():
                 if slot and self.not_before > time.monotonic():
-                    _unlock(slot)  # waiting out a quota: the slot is of use to other jobs meanwhile
+                    self._give_slot()  # waiting out a quota: the slot is of use to other jobs meanwhile
                     slot = None
                 self._wait_for_quota()
                 if slot is None:
@@ -362,16 +356,19 @@ class _Processor:
                     self.stop.wait(0.05)
                     continue
                 self._process(row)  # settling the row lets go of its lock
-                if connection.connection is None:
-                    slot = None  # the connection was replaced after an error: its locks went with it
                 if slot and time.monotonic() - held_since >= SLOT_HOLD_SECONDS:
                     # Other jobs (and other processes) on the same endpoint get their turn at the slots.
-                    _unlock(slot)
+                    self._give_slot()
                     slot = None
                     self.stop.wait(SLOT_STEP_BACK_SECONDS * (0.5 + random.random()))  # noqa: S311
         except Exception:
             log.exception("batch job %s: a worker thread failed", self.job_id)
         finally:
+            if slot:
+                try:
+                    self._give_slot()
+                except Exception:
+                    log.debug("batch job %s: endpoint slot already gone", self.job_id)
             try:  # every lock still held (a pooled connection would keep them), then the connection
                 _execute("SELECT pg_advisory_unlock_all()")
             except Exception:
@@ -390,19 +387,21 @@ class _Processor:
             BatchJob.objects.filter(pk=self.job_id, status=BatchJob.Status.RUNNING).update(status_reason="")
 
     def _take_slot(self) -> int | None:
-        """One of the endpoint's slots (an advisory lock key), waiting while all are taken; 0 without an endpoint."""
+        """One of the endpoint's slots (its lock key), waiting while all are taken; 0 without an endpoint."""
         if self.endpoint is None:
             return 0
-        n = self.endpoint.max_concurrency
-        base = SLOT_LOCKS + self.endpoint.pk * SLOTS_PER_ENDPOINT
         pause = 0.02
         while not self.stop.is_set():
-            found = _execute(_TAKE_SLOT, {"n": n, "base": base, "offset": random.randrange(n)})  # noqa: S311  (spreading, not secrecy)
-            if found:
-                return base + found[0][0]
+            key = slot_take(self.endpoint)
+            if key is not None:
+                return key
             self.stop.wait(pause + random.random() * pause)  # noqa: S311
             pause = min(pause * 2, SLOT_POLL_MAX_SECONDS)
         return None
+
+    def _give_slot(self) -> None:
+        if self.endpoint is not None:
+            slot_give(self.endpoint)
 
     def _claim(self):
         found = _execute(_CLAIM, {"job": self.job_id, "locks": ROW_LOCKS})

@@ -26,7 +26,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, closing, suppress
 from dataclasses import dataclass
 
@@ -668,6 +668,7 @@ def chat_stream(
     response_format: dict | None = None,
     stall_seconds: float | None = None,
     slot_wait_seconds: float = SLOT_WAIT_SECONDS,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> Iterator[Event]:
     """Stream an answer: ``TextDelta`` and ``ReasoningDelta`` as they arrive, then one ``Completed``.
 
@@ -675,6 +676,7 @@ def chat_stream(
     docstring for retries and fallback), ``StreamBroken`` when the stream failed after output began.
     ``stall_seconds``: the longest silence tolerated between chunks once the response has started.
     Close the generator (or exhaust it) to free the endpoint's concurrency slot promptly.
+    ``sleep`` waits between attempts (a backoff, or what a 429's ``Retry-After`` asks for).
     """
     call = _Call(targets, messages, tools)
     for target in call.targets:
@@ -713,7 +715,7 @@ def chat_stream(
                     if outcome.retry_in is None or attempt + 1 == MAX_ATTEMPTS:
                         call.failures.append(outcome.error)
                         break
-                    time.sleep(outcome.retry_in)
+                    sleep(outcome.retry_in)
         finally:
             limiter.release()
     raise call.give_up()
@@ -786,6 +788,7 @@ def chat_complete(
     max_tokens: int = 2000,
     response_format: dict | None = None,
     slot_wait_seconds: float = SLOT_WAIT_SECONDS,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> Completed:
     """Ask for a whole answer at once (no streaming); same retries, fallback, limits and reasoning split.
 
@@ -816,7 +819,7 @@ def chat_complete(
                     if outcome.retry_in is None or attempt + 1 == MAX_ATTEMPTS:
                         call.failures.append(outcome.error)
                         break
-                    time.sleep(outcome.retry_in)
+                    sleep(outcome.retry_in)
         finally:
             limiter.release()
     raise call.give_up()

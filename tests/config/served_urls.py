@@ -1,0 +1,12 @@
+"""The platform's URLs and one that fails (``/boom/``), for the error-page tests."""
+
+from django.urls import path
+
+from config.urls import urlpatterns as platform_urlpatterns
+
+
+def boom(request):
+    raise RuntimeError("the failure's detail: /etc/shuzhi/secret.conf line 3")
+
+
+urlpatterns = [path("boom/", boom), *platform_urlpatterns]
