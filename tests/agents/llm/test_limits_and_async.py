@@ -1,11 +1,16 @@
 """Concurrency limits per endpoint, and the asynchronous gateway (the one the ASGI runtime uses)."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from contextlib import aclosing
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import connection
 
 from agents.llm import (
@@ -21,6 +26,7 @@ from agents.llm import (
     achat_stream,
     chat_stream,
 )
+from agents.llm.limits import slots_held
 from tests.agents.factories import make_endpoint
 from tests.fakes.openai_server import Reply
 
@@ -155,3 +161,88 @@ def test_async_faults_behave_like_sync_ones(endpoint, fake_openai, tenant_a):
 
     async_to_sync(scenario)()
     assert len(fake_openai.chat_requests) == 6
+
+
+# A process of its own asking the endpoint ``calls`` times at once (threads and the sync gateway, or one
+# event loop and the async one), once the test says go; it prints the answers.
+CALLER = """
+import asyncio, os, sys, threading, time
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+import django
+django.setup()
+from django.db import connection
+from agents.llm import Target, achat_complete, chat_stream
+from agents.models import ModelEndpoint
+
+endpoint_id, calls, mode, go = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+endpoint = ModelEndpoint.objects.get(pk=endpoint_id)
+connection.close()
+ask = [{"role": "user", "content": f"{mode} 进程的工单"}]
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.02)
+if mode == "threads":
+    texts = []
+    def one():
+        try:
+            texts.append(list(chat_stream(targets=[Target(endpoint, "fake-chat")], messages=ask))[-1].text)
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=one) for _ in range(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+else:
+    async def all_at_once():
+        done = await asyncio.gather(
+            *[achat_complete(targets=[Target(endpoint, "fake-chat")], messages=ask) for _ in range(calls)]
+        )
+        return [d.text for d in done]
+    texts = asyncio.run(all_at_once())
+print("answers", len(texts), *texts, flush=True)
+"""
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}&port={db['PORT']}"
+
+
+def test_the_endpoints_limit_holds_across_processes(transactional_db, tenant_a, tenant_b, fake_openai, tmp_path):
+    from agents.models import AllowedHost
+
+    AllowedHost.objects.get_or_create(pattern="127.0.0.1")
+    endpoint = make_endpoint(tenant_a.department, base_url=fake_openai.base_url, max_concurrency=2)
+    fake_openai.reply, fake_openai.first_token_delay, fake_openai.chunk_delay = "城市管理类", 0.3, 0.02
+    go = tmp_path / "go"
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env.pop("PYTEST_VERSION", None)  # as served: each process with its connection pool
+    callers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CALLER, str(endpoint.pk), "3", mode, str(go)],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for mode in ("threads", "event-loop")
+    ]
+    try:
+        for caller in callers:
+            assert caller.stdout.readline().strip() == "ready"
+        Path(go).touch()
+        outputs = [caller.communicate(timeout=120)[0] for caller in callers]
+    finally:
+        for caller in callers:
+            if caller.poll() is None:
+                caller.kill()
+    for output in outputs:
+        assert "answers 3 城市管理类 城市管理类 城市管理类" in output, output
+    # Each process alone stays within 2; together they would have made 4 calls at once.
+    asked = [r["body"]["messages"][-1]["content"] for r in fake_openai.chat_requests]
+    assert sorted(asked) == ["event-loop 进程的工单"] * 3 + ["threads 进程的工单"] * 3
+    assert fake_openai.max_active == 2, "the model server never saw more calls at once than the endpoint allows"
+    assert slots_held(endpoint) == 0, "a process that ended left none of the endpoint's slots held"
