@@ -20,7 +20,7 @@ from .paths import var_dir
 DATABASE_NAME = "shuzhi"
 DATABASE_USER = "postgres"
 # Room for every process's connection pool: one web process per core, the worker's processes, beat.
-MAX_CONNECTIONS = 300
+MAX_CONNECTIONS = 800
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ and production serve the same way.
 
     SHUZHI_WEB_WORKERS       web processes (default: the cores this process may run on)
     SHUZHI_HOST, SHUZHI_PORT where to listen (default 127.0.0.1:8000; the image listens on 0.0.0.0)
-    SHUZHI_DB_POOL_MAX       at most this many database connections in use per process (default 40;
+    SHUZHI_DB_POOL_MAX       at most this many database connections in use per process (default 100;
                              0 turns the pool off), SHUZHI_DB_POOL_MIN kept open when idle (default 1),
                              SHUZHI_DB_POOL_TIMEOUT seconds a thread waits for a free one (default 30)
     SHUZHI_DB_CONN_MAX_AGE   persistent connections instead of the pool (seconds, or "none": forever)
@@ -23,7 +23,7 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
-DEFAULT_POOL_MAX = 40
+DEFAULT_POOL_MAX = 100
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104  (these are what "every interface" is spelled as)
 
