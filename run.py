@@ -72,9 +72,10 @@ class Supervisor:
         self.children: list[subprocess.Popen] = []
         self.stopping = False
 
-    def spawn(self, *cmd: str) -> None:
+    def spawn(self, *cmd: str, env: dict[str, str] | None = None) -> None:
         # Own session: Ctrl-C reaches only this supervisor, which then stops the children in order.
-        self.children.append(subprocess.Popen(list(cmd), cwd=ROOT, start_new_session=True))
+        environment = {**os.environ, **(env or {})}
+        self.children.append(subprocess.Popen(list(cmd), cwd=ROOT, start_new_session=True, env=environment))
 
     def stop(self, *_args) -> None:
         if self.stopping:
@@ -115,18 +116,21 @@ def serve() -> int:
         say(str(exc))
         return 2
     celery_processes = int(os.environ.get("SHUZHI_WORKERS", "2"))
+    web_env: dict[str, str] = {}
+    worker_env: dict[str, str] = {}
     if not os.environ.get("DATABASE_URL", "").strip() and not os.environ.get("SHUZHI_DB_POOL_MAX"):
-        # Every process's pool within the embedded server's connections (web, worker processes, beat).
-        room = localdb.MAX_CONNECTIONS - 20
-        per_process = room // (web + celery_processes + 2) - 1  # each also holds one connection for its slots
-        os.environ["SHUZHI_DB_POOL_MAX"] = str(max(2, min(serving.DEFAULT_POOL_MAX, per_process)))
+        # Every process's pool within the embedded server's connections.
+        web_pool, worker_pool = serving.embedded_pool_sizes(
+            web=web, workers=celery_processes, max_connections=localdb.MAX_CONNECTIONS
+        )
+        web_env["SHUZHI_DB_POOL_MAX"], worker_env["SHUZHI_DB_POOL_MAX"] = str(web_pool), str(worker_pool)
     manage("migrate", "--noinput", "-v", "0")
     manage("demo")
     supervisor = Supervisor()
     signal.signal(signal.SIGINT, supervisor.stop)
     signal.signal(signal.SIGTERM, supervisor.stop)
     bin_dir = Path(sys.executable).parent
-    supervisor.spawn(*serving.uvicorn_command(host=host, port=port, workers=web))
+    supervisor.spawn(*serving.uvicorn_command(host=host, port=port, workers=web), env=web_env)
     supervisor.spawn(
         str(bin_dir / "celery"),
         "-A",
@@ -138,19 +142,11 @@ def serve() -> int:
         str(celery_processes),
         "--without-mingle",
         "--without-gossip",
+        env=worker_env,
     )
-    supervisor.spawn(str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO")
-    if not serving.is_loopback(host):
-        hosts = os.environ.get("DJANGO_ALLOWED_HOSTS") or ",".join(serving.served_hosts())
-        say(
-            f"注意：正在监听 {host}，其他计算机也能通过未加密的 HTTP 访问本平台。正式使用请按 platform/README.md "
-            "以生产模式部署在 HTTPS 之后。"
-        )
-        say(
-            f"WARNING: listening on {host}: other machines can reach the platform over plain HTTP. For real use, "
-            "deploy it in production mode behind HTTPS (platform/README.md)."
-        )
-        say(f"host names answered / 可用的主机名 (DJANGO_ALLOWED_HOSTS): {hosts}")
+    supervisor.spawn(str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO", env=worker_env)
+    for line in serving.exposure_warning(host):
+        say(line)
     processes = f"{web} web process{'es' if web > 1 else ''}"
     say(f"serving at http://{host}:{port}/ with {processes} and a Celery worker — Ctrl-C stops everything")
     return supervisor.wait()

@@ -56,6 +56,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def exposure_warning(host: str) -> list[str]:
+    """What the run command says when it listens where other machines can reach it (nothing on loopback)."""
+    if is_loopback(host):
+        return []
+    hosts = os.environ.get("DJANGO_ALLOWED_HOSTS") or ",".join(served_hosts())
+    return [
+        f"注意：正在监听 {host}，其他计算机也能通过未加密的 HTTP 访问本平台。正式使用请按 platform/README.md "
+        "以生产模式部署在 HTTPS 之后。",
+        f"WARNING: listening on {host}: other machines can reach the platform over plain HTTP. For real use, "
+        "deploy it in production mode behind HTTPS (platform/README.md).",
+        f"host names answered / 可用的主机名 (DJANGO_ALLOWED_HOSTS): {hosts}",
+    ]
+
+
 def _as_allowed_host(host: str) -> str:
     try:
         return f"[{host}]" if ipaddress.ip_address(host.strip("[]")).version == 6 else host
@@ -130,11 +144,36 @@ def database_connections(database: dict) -> dict:
             "timeout": float(_int_env("SHUZHI_DB_POOL_TIMEOUT", 30)),
             "max_idle": 300.0,  # idle connections above min_size are closed after five minutes
         }
+        # A pooled connection is checked before it is lent (one round trip): after a database restart,
+        # the pool replaces its dead connections instead of failing the requests that get them.
+        database["CONN_HEALTH_CHECKS"] = True
     if os.environ.get("SHUZHI_DB_BEHIND_PGBOUNCER", "").strip().lower() in {"1", "true", "yes", "on"}:
         # A transaction pooler hands each transaction any server connection: a cursor kept open across
         # transactions would be looked for on the wrong one.
         database["DISABLE_SERVER_SIDE_CURSORS"] = True
     return database
+
+
+WORKER_POOL_MAX = 40  # a Celery worker process runs one task at a time: a batch job's threads at most (32)
+WEB_POOL_MAX = 150
+
+
+def embedded_pool_sizes(*, web: int, workers: int, max_connections: int) -> tuple[int, int]:
+    """Pool sizes (web process, worker process) that fit every process within the database's connections.
+
+    Web processes get the larger share: until a request gives back its own connection before its run
+    starts, a request waiting for its run holds two connections (its own and the run's), so a web
+    process needs about twice as many as the answers it serves at once. Each process also holds one
+    connection for its endpoint slots (agents/llm/limits.py), and the worker's main process and beat
+    one pool each.
+    """
+    room = max_connections - 20  # the server's reserved ones, and psql for an operator
+    worker_pool = WORKER_POOL_MAX
+    others = workers + 2
+    web_pool = (room - others * (worker_pool + 1)) // max(1, web) - 1
+    if web_pool < 10:  # very many cores: an even share for everyone
+        web_pool = worker_pool = max(2, room // (web + others) - 1)
+    return min(WEB_POOL_MAX, web_pool), worker_pool
 
 
 def uvicorn_command(*, host: str, port: str, workers: int, behind_proxy: bool = False) -> list[str]:

@@ -170,6 +170,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SHUZHI_LOGIN_LOCK_MINU
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# Failures are counted in the database, so a lockout holds across every web process and host.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
 
 # --- Internationalisation -----------------------------------------------------------------------

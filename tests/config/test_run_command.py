@@ -45,7 +45,8 @@ def wait_healthy(port: int, proc: subprocess.Popen, limit: float = 240) -> dict:
 def start(var_dir: Path, port: int) -> tuple[subprocess.Popen, Path]:
     log = var_dir.parent / f"run-{time.monotonic_ns()}.log"
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
-    env.update(SHUZHI_VAR_DIR=str(var_dir), SHUZHI_PORT=str(port), PYTHONUNBUFFERED="1")
+    env = {k: v for k, v in env.items() if not k.startswith("PYTEST")}  # served as a user serves it
+    env.update(SHUZHI_VAR_DIR=str(var_dir), SHUZHI_PORT=str(port), SHUZHI_WEB_WORKERS="2", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
@@ -55,6 +56,15 @@ def start(var_dir: Path, port: int) -> tuple[subprocess.Popen, Path]:
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
+
+
+def web_children(port: int) -> list[int]:
+    """The web server's worker processes (children of the uvicorn started with this port)."""
+    server = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True).stdout.split()
+    children = []
+    for pid in server:
+        children += subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in children]
 
 
 def server_running(var_dir: Path) -> bool:
@@ -79,13 +89,25 @@ def test_run_serves_with_a_worker_and_ctrl_c_stops_everything(tmp_path):
             models = {m["id"] for m in json.loads(response.read())["data"]}
         assert "demo-market.policy-qa" in models
         assert server_running(var_dir)
+        # Two web processes serve (SHUZHI_WEB_WORKERS; one per core by default), DEBUG off.
+        assert "with 2 web processes" in log.read_text()
+        web_processes = web_children(port)
+        assert len(web_processes) >= 2
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/no-such-page/")
+        try:
+            urllib.request.urlopen(request, timeout=10)  # noqa: S310  (http on loopback)
+        except urllib.error.HTTPError as exc:
+            page = exc.read().decode()
+            assert exc.code == 404 and "页面不存在" in page and "URLconf" not in page
+        assert "WARNING: listening on" not in log.read_text()  # loopback: nothing to warn about
     finally:
         stop(proc)
     output = log.read_text()
     assert "district_leader" in output and "yingji_staff" in output and "shijian_admin" in output
     assert not server_running(var_dir), "the embedded PostgreSQL was left running"
-    pids = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout.split()
+    pids = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True).stdout.split()
     assert pids == [], "the web server was left running"
+    assert not [pid for pid in web_processes if Path(f"/proc/{pid}").exists()], "a web process was left running"
 
     # A second start reuses the data: no new demo, no passwords printed again.
     proc, log = start(var_dir, port)

@@ -132,3 +132,13 @@ def test_the_platform_answers_to_loopback_and_to_where_it_listens(monkeypatch):
     hosts = serving.served_hosts()
     assert serving.machine_names()[0] in hosts
     assert not set(serving.WILDCARD_HOSTS) & set(hosts)
+
+
+def test_listening_beyond_loopback_is_warned_about(monkeypatch):
+    monkeypatch.delenv("DJANGO_ALLOWED_HOSTS", raising=False)
+    assert serving.exposure_warning("127.0.0.1") == serving.exposure_warning("localhost") == []
+    monkeypatch.setenv("SHUZHI_HOST", "0.0.0.0")  # noqa: S104
+    chinese, english, hosts = serving.exposure_warning("0.0.0.0")  # noqa: S104
+    assert "其他计算机" in chinese and "HTTPS" in chinese
+    assert "WARNING" in english and "plain HTTP" in english and "production mode" in english
+    assert serving.machine_names()[0] in hosts
