@@ -11,8 +11,8 @@ app = Celery("shuzhi")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Pools a forked worker process inherited: kept referenced, never closed or used (their connections are
-# the parent's sessions; closing them here would end those).
+# Pools a forked worker process inherited: kept referenced, never used or closed (their connections are
+# the parent's sessions: closing them here, as recent Celery versions' Django fixup would, ends those).
 _inherited_pools: list = []
 
 
