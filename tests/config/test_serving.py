@@ -142,3 +142,29 @@ def test_listening_beyond_loopback_is_warned_about(monkeypatch):
     assert "其他计算机" in chinese and "HTTPS" in chinese
     assert "WARNING" in english and "plain HTTP" in english and "production mode" in english
     assert serving.machine_names()[0] in hosts
+
+
+def test_each_process_pools_its_connections_or_keeps_them_persistent_never_both(monkeypatch):
+    for name in ("SHUZHI_DB_POOL_MAX", "SHUZHI_DB_POOL_MIN", "SHUZHI_DB_CONN_MAX_AGE", "SHUZHI_DB_BEHIND_PGBOUNCER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("PYTEST_VERSION", raising=False)  # as served
+    base = {"ENGINE": "django.db.backends.postgresql", "NAME": "shuzhi", "OPTIONS": {"sslmode": "require"}}
+    pooled = serving.database_connections(base)
+    assert pooled["OPTIONS"]["pool"]["max_size"] == serving.DEFAULT_POOL_MAX and pooled["CONN_MAX_AGE"] == 0
+    assert pooled["OPTIONS"]["sslmode"] == "require", "what the URL said is kept"
+    monkeypatch.setenv("SHUZHI_DB_POOL_MAX", "8")
+    monkeypatch.setenv("SHUZHI_DB_POOL_MIN", "20")
+    assert serving.database_connections(base)["OPTIONS"]["pool"] | {"timeout": 0} == {
+        "min_size": 8,
+        "max_size": 8,
+        "timeout": 0,
+        "max_idle": 300.0,
+    }
+    monkeypatch.setenv("SHUZHI_DB_CONN_MAX_AGE", "60")
+    with pytest.raises(Exception, match=r"SHUZHI_DB_CONN_MAX_AGE .* SHUZHI_DB_POOL_MAX"):
+        serving.database_connections(base)
+    monkeypatch.delenv("SHUZHI_DB_POOL_MAX")
+    persistent = serving.database_connections(base)
+    assert persistent["CONN_MAX_AGE"] == 60 and "pool" not in persistent["OPTIONS"]
+    monkeypatch.setenv("SHUZHI_DB_BEHIND_PGBOUNCER", "1")
+    assert serving.database_connections(base)["DISABLE_SERVER_SIDE_CURSORS"] is True
