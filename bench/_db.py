@@ -34,6 +34,8 @@ def bench_database(name: str):
         from django.db import connections
 
         connections.close_all()
+        for conn in connections.all():
+            conn.close_pool()  # the process's pool keeps its idle connections open otherwise
         with psycopg.connect(host=host, user=localdb.DATABASE_USER, dbname="postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         if started:

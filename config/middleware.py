@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import close_old_connections
+from django.db import connections
 
 
 class StreamReleasesConnectionMiddleware:
@@ -19,5 +19,8 @@ class StreamReleasesConnectionMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.streaming:
-            close_old_connections()
+            for conn in connections.all(initialized_only=True):
+                # Never inside a transaction (a test's, say): closing would end it.
+                if not conn.in_atomic_block:
+                    conn.close_if_unusable_or_obsolete()
         return response
