@@ -69,13 +69,20 @@ class LiveASGIServer:
 
 
 def other_connections() -> list[tuple]:
-    """(pid, state, idle for, last query) of every other connection to the test database."""
+    """(pid, state, idle for, last query) of every other connection to the test database.
+
+    Not the one on which this process holds its endpoints' concurrency slots: it is open for the
+    process's life by design (agents/llm/limits.py).
+    """
     from django.db import connection
+
+    from agents.llm.limits import SLOT_HOLDER_APPLICATION
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, state, now() - state_change, left(query, 200) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> %s",
+            [SLOT_HOLDER_APPLICATION],
         )
         return cursor.fetchall()
 

@@ -43,6 +43,9 @@ SLOT_LOCKS = 7_000_912 << 32
 SLOTS_PER_ENDPOINT = 1024  # above ModelEndpoint.max_concurrency's maximum (1000)
 SLOT_POLL_FIRST_SECONDS = 0.02  # a caller waiting for another process's slot tries again after this long,
 SLOT_POLL_MAX_SECONDS = 0.2  # doubling up to this
+# The process's slot-holding connection is named so (pg_stat_activity.application_name): it stays open
+# for the process's life, like a pool's.
+SLOT_HOLDER_APPLICATION = "shuzhi-endpoint-slots"
 
 _TAKE = """
 SELECT n FROM unnest(%(candidates)s::int[]) AS n WHERE pg_try_advisory_lock(%(base)s::bigint + n) LIMIT 1
@@ -119,13 +122,13 @@ def _connect():
 
     url = os.environ.get("SHUZHI_LOCK_DATABASE_URL", "").strip()
     if url:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, application_name=SLOT_HOLDER_APPLICATION)
     from django.db import connections
 
     params = connections["default"].get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
-    params["application_name"] = "shuzhi-endpoint-slots"
+    params["application_name"] = SLOT_HOLDER_APPLICATION
     return psycopg.connect(**params, autocommit=True)
 
 
