@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,6 +14,7 @@ from ..knowledge.parsing import ParseError, parse_document
 from ..models import Agent, Conversation, Run
 from ..privacy.masking import Masker
 from ..runtime.access import AgentNotAvailable, caller_department_id
+from ..runtime.visibility import delivered
 
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 ATTACHMENT_MAX_FILES = 5
@@ -84,18 +86,26 @@ def run_rate(*, run: Run, user, rating: int, comment: str = "") -> Run:
 
 
 def run_edit(*, run: Run, user, text: str) -> Run:
-    """Keep the requester's edit of a delivered document; personal data typed in is masked again."""
-    if run.user_id != user.pk:
-        raise Run.DoesNotExist
-    if not run.delivered_text and not run.answer:
-        raise ValidationError(_("这条回答还不能编辑。"))
+    """Keep the requester's edit of a delivered document; personal data typed in is masked again.
+
+    Only a delivered answer can be edited: one that waits for review, or was rejected, cannot (the
+    reviewer decides on what the model wrote). The edit is shown as the requester's, not as reviewed.
+    """
     text = (text or "").strip()
-    if not text:
-        raise ValidationError(_("文本不能为空。"))
-    masker = Masker(mapping=json.loads(run.mask_mapping or "{}"))
-    run.edited_text = masker.mask(text)
-    run.mask_mapping = json.dumps(masker.mapping, ensure_ascii=False)
-    run.save(update_fields=["edited_text", "mask_mapping"])
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().filter(pk=run.pk, user_id=user.pk).first()
+        if locked is None:
+            raise Run.DoesNotExist
+        text_now, _source = delivered(locked)
+        if locked.status == Run.Status.RUNNING or not text_now:
+            raise ValidationError(_("这条回答还不能编辑：审核通过或生成完成后才能编辑。"))
+        if not text:
+            raise ValidationError(_("文本不能为空。"))
+        masker = Masker(mapping=json.loads(locked.mask_mapping or "{}"))
+        locked.edited_text = masker.mask(text)
+        locked.mask_mapping = json.dumps(masker.mapping, ensure_ascii=False)
+        locked.save(update_fields=["edited_text", "mask_mapping"])
+    run.edited_text, run.mask_mapping = locked.edited_text, locked.mask_mapping
     return run
 
 

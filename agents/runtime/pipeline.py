@@ -50,6 +50,7 @@ from .events import (
 )
 from .metering import run_meter
 from .prompting import RunInputInvalid
+from .visibility import delivered
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,9 @@ class _Execution:
         self.question = masked_message
         self.attachments = masked_attachments
         self.targets = self._targets()
+        # Review guards generated text; a retrieval-only answer quotes the documents and deterministic
+        # tools verbatim, so it is delivered at once.
+        requires_review = bool((self.snapshot.get("guardrails") or {}).get("requires_review")) and bool(self.targets)
         self.run = Run.objects.create(
             department_id=self.agent.department_id,
             caller_department_id=caller_department_id(principal=self.principal, agent=self.agent),
@@ -217,12 +221,12 @@ class _Execution:
             attachments=[{"name": a["name"], "chars": len(a["text"]), "text": a["text"]} for a in masked_attachments],
             retrieval_only=not self.targets,
             ai_label=(self.snapshot.get("guardrails") or {}).get("ai_label", True),
+            review_required=requires_review,
         )
-        requires_review = bool((self.snapshot.get("guardrails") or {}).get("requires_review"))
         yield RunStarted(
             self.run,
             retrieval_only=not self.targets,
-            requires_review=requires_review and bool(self.targets),
+            requires_review=requires_review,
             mapping=(lambda: self.masker.mapping) if self.masker else dict,
         )
 
@@ -311,7 +315,7 @@ class _Execution:
             .order_by("started_at")
         )
         for run in earlier:
-            answer = run.delivered_text
+            answer, _source = delivered(run)
             if answer:
                 turns.append((run.input_text or _("（已填写表单）"), answer))
         return turns
@@ -638,13 +642,8 @@ class _Execution:
             for word, count in self.reasoning_filter.masked.items():
                 masked[word] = masked.get(word, 0) + count
             run.guardrails = {**run.guardrails, "masked_words": masked}
-        # Review guards generated text; a retrieval-only answer quotes the documents and deterministic
-        # tools verbatim, so it is delivered at once.
-        if (
-            status == Run.Status.SUCCEEDED
-            and not run.retrieval_only
-            and (self.snapshot.get("guardrails") or {}).get("requires_review")
-        ):
+        # Whatever ended the run (a broken stream, a stop, a block), text it produced waits for review.
+        if run.review_required and (self.answer or self.reasoning):
             run.review_status = Run.Review.PENDING
         if self.masker is not None:
             run.mask_mapping = json.dumps(self.masker.mapping, ensure_ascii=False)
