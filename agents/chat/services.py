@@ -11,12 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..knowledge.parsing import ParseError, parse_document
+from ..knowledge.uploads import upload_check, upload_refused
 from ..models import Agent, Conversation, Run
 from ..privacy.masking import Masker
 from ..runtime.access import AgentNotAvailable, caller_department_id
 from ..runtime.visibility import delivered
 
-ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_MAX_MB = 10  # or SHUZHI_UPLOAD_MAX_MB when that is lower
 ATTACHMENT_MAX_FILES = 5
 ATTACHMENT_KINDS = ("pdf", "docx", "txt", "md")
 RATING_COMMENT_CHARS = 500
@@ -47,24 +48,35 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 
 def attachments_parse(*, files) -> list[dict]:
-    """Uploaded files as ``{"name", "text"}``; ValidationError says which file is wrong and why."""
+    """Uploaded files as ``{"name", "text"}``; ValidationError says which file is wrong and why.
+
+    Each file passes the one upload rule (``knowledge.uploads``: safe name, size, content matching
+    its extension), the same file may not be attached twice, and its text must be readable.
+    """
     files = list(files)
     if len(files) > ATTACHMENT_MAX_FILES:
         raise ValidationError(_("一次最多上传 %(n)s 个附件。") % {"n": ATTACHMENT_MAX_FILES})
     parsed = []
+    seen: dict[str, str] = {}
     for upload in files:
-        name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
-        if upload.size > ATTACHMENT_MAX_BYTES:
-            raise ValidationError(
-                _("附件“%(name)s”超过 %(mb)s MB。") % {"name": name, "mb": ATTACHMENT_MAX_BYTES // (1024 * 1024)}
+        checked = upload_check(
+            uploaded_file=upload,
+            limit_mb=ATTACHMENT_MAX_MB,
+            kinds=ATTACHMENT_KINDS,
+            kinds_label=_("PDF、Word（.docx）、TXT 或 Markdown"),
+        )
+        if checked.sha256 in seen:
+            raise upload_refused(
+                name=checked.name,
+                reason=_("与附件“%(other)s”内容相同，请只附加一次。") % {"other": seen[checked.sha256]},
+                code="duplicate",
             )
+        seen[checked.sha256] = checked.name
         try:
-            document = parse_document(upload.read(), name)
+            document = parse_document(checked.data, checked.name)
         except ParseError as exc:
-            raise ValidationError(_("附件“%(name)s”无法读取：%(reason)s") % {"name": name, "reason": exc}) from None
-        if document.kind not in ATTACHMENT_KINDS:
-            raise ValidationError(_("附件“%(name)s”的格式不支持，请上传 PDF、DOCX 或 TXT 文件。") % {"name": name})
-        parsed.append({"name": name, "text": "\n".join(block.text for block in document.blocks)})
+            raise upload_refused(name=checked.name, reason=str(exc)) from None
+        parsed.append({"name": checked.name[:200], "text": "\n".join(block.text for block in document.blocks)})
     return parsed
 
 
