@@ -3,8 +3,9 @@
 Recording hangs on the ORM itself, so it covers the admin, the APIs, services, tasks and the
 demo alike: model signals for ``save()``, ``delete()`` (also of querysets) and many-to-many
 changes, and, since Django sends no signal for them, :func:`connect` wraps ``QuerySet.update()``
-(which ``bulk_update()`` uses) and ``bulk_create()`` to record the rows they change. Raw SQL is
-not seen; only usage counters are written that way.
+(which ``bulk_update()`` and ``on_delete=SET_NULL`` use) and ``bulk_create()`` to record the rows
+they change. Raw SQL is not seen: only runs, usage counters and batch workers' progress are
+written that way (a test keeps it so).
 
 Who and which request come from :func:`context`, set by the request middleware, by tasks and by
 management commands. A model opts out (runtime records such as runs and messages, which are

@@ -163,3 +163,16 @@ def test_the_demo_pointing_its_agents_at_a_model_is_audited(tenant_a, tenant_b):
     entry = entries_for(agent).filter(kind="update", changes__has_key="endpoint").get()
     assert entry.changes["endpoint"] == [None, endpoint.pk] and entry.changes["model_name"][1] == "qwen"
     assert entry.via == "demo" and entry.department_id == agent.department_id
+
+
+def test_a_delete_that_clears_references_records_the_cleared_references(tenant_a, tenant_b):
+    from tests.agents.factories import make_document, make_knowledge_base
+
+    kb = make_knowledge_base(tenant_a.department)
+    old = make_document(kb, title="旧办法")
+    new = make_document(kb, title="新办法", text="第一条 新的规定。", replaces=old)
+    old_pk = old.pk
+    with audit.context(actor=tenant_a.admin):
+        old.delete()
+    entry = entries_for(new).filter(kind="update").get()
+    assert entry.changes == {"replaces": [old_pk, None]} and entry.actor == tenant_a.admin

@@ -17,9 +17,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import itertools
+import re
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
@@ -58,9 +60,11 @@ def last_entry_id() -> int:
 
 # Objects of registered models that belong to no department (department-owned ones come from the specs).
 MAKERS = {
-    User: lambda tenant: Membership.objects.create(
-        user=make_user(f"walked-{next(_n)}"), department=tenant.department, role=Role.STAFF
-    ).user,
+    User: lambda tenant: (
+        Membership.objects.create(
+            user=make_user(f"walked-{next(_n)}"), department=tenant.department, role=Role.STAFF
+        ).user
+    ),
     AllowedHost: lambda tenant: AllowedHost.objects.create(pattern=f"walked-{next(_n)}.example"),
 }
 
@@ -128,7 +132,9 @@ WALKED_ACTIONS = [a for a in ACTIONS if a not in EXEMPT_ACTIONS]
 
 
 @pytest.mark.parametrize(("label", "action"), WALKED_ACTIONS, ids=[f"{m}-{a}" for m, a in WALKED_ACTIONS])
-def test_every_admin_action_leaves_an_audit_entry(label, action, tenant_a, tenant_b, platform_admin, login, fake_openai):
+def test_every_admin_action_leaves_an_audit_entry(
+    label, action, tenant_a, tenant_b, platform_admin, login, fake_openai
+):
     model = next(m for m in admin.site._registry if m._meta.label == label)
     model_admin = admin.site._registry[model]
     if (label, action) in NEVER_OFFERED:
@@ -286,7 +292,11 @@ def _batch_job_create(tenant):
 
     agent = _agent(tenant, published=True)
     return lambda: batch_job_create(
-        principal=tenant.admin, agent=agent, file_name="工单.csv", data="问题\n路灯坏了\n".encode(), message_column="问题"
+        principal=tenant.admin,
+        agent=agent,
+        file_name="工单.csv",
+        data="问题\n路灯坏了\n".encode(),
+        message_column="问题",
     )
 
 
@@ -396,6 +406,30 @@ def test_every_configuration_service_leaves_an_audit_entry(name, tenant_a, tenan
         assert entry_for(obj, after=since, actor=tenant.admin, department_id=department_id), (
             f"{name} in {tenant.department} left no audit entry for {obj._meta.label} {obj.pk} by {tenant.admin}"
         )
+
+
+RAW_WRITE = re.compile(r"\b(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+([a-z_]+)")
+
+
+def test_raw_sql_writes_no_configuration():
+    """The audit log does not see raw SQL, so raw SQL may only write what is not configuration."""
+    tables = {m._meta.db_table: m for m in apps.get_models()}
+    written = {
+        (path.relative_to(ROOT).as_posix(), table)
+        for app in AUDITED_APPS
+        for path in (ROOT / app).rglob("*.py")
+        if "migrations" not in path.parts
+        for table in RAW_WRITE.findall(path.read_text())
+        if table in tables
+    }
+    assert {t for _p, t in written} >= {"agents_run", "tenants_ratewindow"}, "the search finds nothing"
+    configuration = {
+        (path, table)
+        for path, table in written
+        # A batch job's worker progress is written in SQL; what people do to the job goes through the ORM.
+        if audit.is_audited(tables[table]) and getattr(tables[table], "audit_log", True) != audit.BY_PEOPLE
+    }
+    assert configuration == set(), "write configuration through the ORM, so that the audit log records it"
 
 
 def test_a_revoked_key_is_in_the_log_with_who_revoked_it(tenant_a, tenant_b, login):
