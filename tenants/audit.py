@@ -241,7 +241,10 @@ def _update(self, **kwargs):
 
 
 def _bulk_create(self, objs, *args, **kwargs):
-    """``QuerySet.bulk_create()`` that records each created row of an audited model."""
+    """``QuerySet.bulk_create()`` that records each created row of an audited model.
+
+    With ``update_conflicts`` a row that existed is recorded as created too (nothing uses it today).
+    """
     created = _django_bulk_create(self, objs, *args, **kwargs)
     if _recording(self.model):
         for obj in created:
