@@ -82,7 +82,7 @@ def attachments_parse(*, files) -> list[dict]:
 
 def run_stop(*, run: Run, user) -> bool:
     """Ask a running run of ``user`` to stop; the pipeline notices within a second."""
-    return bool(Run.objects.filter(pk=run.pk, user_id=user.pk, status=Run.Status.RUNNING).update(cancel_requested=True))
+    return bool(Run.objects.owned_by(user).filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True))
 
 
 def run_rate(*, run: Run, user, rating: int, comment: str = "") -> Run:
@@ -105,7 +105,7 @@ def run_edit(*, run: Run, user, text: str) -> Run:
     """
     text = (text or "").strip()
     with transaction.atomic():
-        locked = Run.objects.select_for_update().filter(pk=run.pk, user_id=user.pk).first()
+        locked = Run.objects.owned_by(user).select_for_update().filter(pk=run.pk).first()
         if locked is None:
             raise Run.DoesNotExist
         text_now, _source = delivered(locked)

@@ -52,9 +52,8 @@ def _own_conversation(request, conversation_id) -> Conversation:
 
 def _own_run(request, run_id) -> Run:
     return get_object_or_404(
-        Run.objects.select_related("agent", "conversation"),
+        Run.objects.owned_by(request.user).select_related("agent", "conversation"),
         pk=run_id,
-        user_id=request.user.pk,
         conversation__is_deleted=False,
     )
 
@@ -172,7 +171,8 @@ def _run_kwargs(request, user, agent_id) -> dict:
 
 def _regenerate_kwargs(user, run_id) -> dict:
     run = (
-        Run.objects.filter(pk=run_id, user_id=user.pk, conversation__is_deleted=False, conversation__isnull=False)
+        Run.objects.owned_by(user)
+        .filter(pk=run_id, conversation__is_deleted=False, conversation__isnull=False)
         .select_related("agent", "conversation")
         .first()
     )
@@ -299,7 +299,7 @@ def conversation_delete(request, conversation_id):
 @requires(Action.USE)
 def run_detail(request, run_id):
     """A requester's own run: its status, and its answer once it may be used."""
-    run = get_object_or_404(Run.objects.select_related("agent"), pk=run_id, user_id=request.user.pk)
+    run = get_object_or_404(Run.objects.owned_by(request.user).select_related("agent"), pk=run_id)
     view = visible_run(run=run, viewer=request.user)
     return render(
         request,

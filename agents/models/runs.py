@@ -68,6 +68,14 @@ class Conversation(models.Model):
 class RunQuerySet(ScopedQuerySet):
     """Runs belong to the agent's department: its admins and reviewers see their traces."""
 
+    def owned_by(self, principal) -> RunQuerySet:
+        """The runs a person or an API key made themselves (nobody else's, whatever their role)."""
+        if not getattr(principal, "is_authenticated", False):
+            return self.none()
+        if getattr(principal, "is_api_key", False):
+            return self.filter(api_key=principal)
+        return self.filter(user_id=principal.pk, api_key__isnull=True)
+
     def used_in(self, department_ids) -> RunQuerySet:
         """Runs made from these departments (the caller's department; the agent's when none was recorded),
         which is how usage reports count them."""

@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tenants.quotas import QuotaExceeded, quota_check
+from tenants.roles import Action
 
 from ..knowledge.retrieval import retrieve
 from ..llm import (
@@ -37,7 +37,13 @@ from ..models import Agent, Conversation, ModelEndpoint, Run, Tool
 from ..privacy.masking import Masker
 from ..tools.runner import ToolContext, tool_definitions, tool_execute
 from . import guardrails, prompting, retrieval_only
-from .access import AgentNotAvailable, agent_resolve, caller_department_id, readable_knowledge_bases
+from .access import (
+    AgentNotAvailable,
+    DepartmentPrincipal,
+    agent_resolve,
+    caller_department_id,
+    readable_knowledge_bases,
+)
 from .events import (
     AnswerDelta,
     AnswerReplaced,
@@ -239,8 +245,7 @@ class _Execution:
         ids = [pk for pk, name in wanted if pk and name]
         usable = {
             e.pk: e
-            for e in ModelEndpoint.objects.filter(
-                Q(department__isnull=True) | Q(department_id=self.agent.department_id),
+            for e in ModelEndpoint.objects.restrict(DepartmentPrincipal(self.agent.department_id), Action.USE).filter(
                 pk__in=ids,
                 is_active=True,
                 kind=ModelEndpoint.Kind.CHAT,
@@ -299,9 +304,9 @@ class _Execution:
         if not ids:
             return []
         return list(
-            Tool.objects.filter(
-                Q(department__isnull=True) | Q(department_id=self.agent.department_id), pk__in=ids, is_active=True
-            ).order_by("pk")
+            Tool.objects.restrict(DepartmentPrincipal(self.agent.department_id), Action.USE)
+            .filter(pk__in=ids, is_active=True)
+            .order_by("pk")
         )
 
     def _history(self) -> list[tuple[str, str]]:
