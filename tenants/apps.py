@@ -11,7 +11,7 @@ class TenantsConfig(AppConfig):
     def connect_audit(self) -> None:
         from . import audit
 
-        audit.connect_signals()
+        audit.connect()
 
     def ready(self) -> None:
         self.connect_audit()

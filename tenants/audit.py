@@ -1,9 +1,19 @@
 """The audit log: every create, update and delete of configuration is recorded.
 
-Recording hangs on model signals, so it covers the admin and every later interface alike.
-Who and which request come from :func:`context`, set by the request middleware, by tasks
-and by management commands. A model opts out (runtime records such as runs and messages,
-which are traced on their own) by setting ``audit_log = False`` on its class.
+Recording hangs on the ORM itself, so it covers the admin, the APIs, services, tasks and the
+demo alike: model signals for ``save()``, ``delete()`` (also of querysets) and many-to-many
+changes, and, since Django sends no signal for them, :func:`connect` wraps ``QuerySet.update()``
+(which ``bulk_update()`` and ``on_delete=SET_NULL`` use) and ``bulk_create()`` to record the rows
+they change. Raw SQL is not seen: only runs, usage counters and batch workers' progress are
+written that way (a test keeps it so).
+
+Who and which request come from :func:`context`, set by the request middleware, by tasks and by
+management commands. A model opts out (runtime records such as runs and messages, which are
+traced on their own, and usage counters) with ``audit_log = False`` on its class. A record of
+work (a batch job) sets ``audit_log = BY_PEOPLE``: what a person or an API key does to it is
+recorded, its progress written by workers is not. Fields that are progress or derived state,
+not configuration, are listed in :data:`IGNORED_FIELDS` and :data:`PROGRESS_FIELDS`: a write
+that changes nothing else leaves no entry.
 """
 
 from __future__ import annotations
@@ -15,22 +25,30 @@ import json
 import uuid
 from dataclasses import dataclass
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import models, transaction
 from django.db.models.fields.files import FieldFile
+from django.db.models.query import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 AUDITED_APPS = {"tenants", "agents"}
 # Fields whose changes carry no configuration meaning and would only add noise.
 IGNORED_FIELDS = {
     "last_login",
-    "path",
+    "path",  # a department's place in the tree, derived from its parent (which is recorded)
     "updated_at",
-    "revision",
-    "last_checked_at",
-    "last_check_ok",
-    "last_check_message",
+    "revision",  # the draft editor's concurrent-edit counter
 }
+# Per model: fields written by ingestion, workers and request handling, not by anyone configuring.
+PROGRESS_FIELDS = {
+    "agents.Document": {"status", "progress", "error", "passage_count", "kind", "attempts", "started_at"},
+    "agents.KnowledgeBase": {"dimension", "generation", "indexed_endpoint", "indexed_model"},
+    "agents.BatchJob": {"done", "failed", "started_at", "heartbeat_at"},
+    "tenants.ApiKey": {"last_used_at"},
+    "tenants.User": {"language"},  # remembered from the language the user picks in the top bar
+}
+BY_PEOPLE = "by people"  # an ``audit_log`` value: see the module docstring
 SECRET_MARK = "••••••"  # noqa: S105  (the mask shown instead of a secret)
 
 
@@ -65,8 +83,27 @@ def is_audited(model) -> bool:
         model._meta.app_label in AUDITED_APPS
         and model is not AuditEntry
         and not model._meta.auto_created
-        and getattr(model, "audit_log", True)
+        and bool(getattr(model, "audit_log", True))
     )
+
+
+def _actor():
+    ctx = current()
+    actor = ctx.actor() if callable(ctx.actor) else ctx.actor
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        return None
+    return actor
+
+
+def _recording(model) -> bool:
+    """Whether a change to ``model`` made now is recorded (a BY_PEOPLE model only when someone acts)."""
+    if not is_audited(model):
+        return False
+    return getattr(model, "audit_log", True) != BY_PEOPLE or _actor() is not None
+
+
+def _unrecorded(model) -> set[str]:
+    return IGNORED_FIELDS | PROGRESS_FIELDS.get(model._meta.label, set())
 
 
 def _is_secret(field) -> bool:
@@ -74,10 +111,11 @@ def _is_secret(field) -> bool:
 
 
 def snapshot(obj) -> dict:
-    """JSON-safe values of an object's concrete fields (secrets masked)."""
+    """JSON-safe values of an object's configuration fields (secrets masked, progress left out)."""
     values = {}
+    unrecorded = _unrecorded(type(obj))
     for field in obj._meta.concrete_fields:
-        if field.name in IGNORED_FIELDS:
+        if field.name in unrecorded:
             continue
         value = field.value_from_object(obj)
         if isinstance(value, FieldFile):
@@ -102,9 +140,7 @@ def record(*, obj, kind: str, changes: dict) -> None:
     from .scoping import department_id_of
 
     ctx = current()
-    actor = ctx.actor() if callable(ctx.actor) else ctx.actor
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
+    actor = _actor()
     if getattr(actor, "is_api_key", False):
         # A key's changes are attributed to the person who created it, naming the key.
         actor_id, actor_name = actor.created_by_id, f"{actor.name} ({actor.prefix}…)"[:150]
@@ -126,7 +162,7 @@ def record(*, obj, kind: str, changes: dict) -> None:
 
 
 def _pre_save(sender, instance, raw=False, **kwargs):
-    if raw or not is_audited(sender):
+    if raw or not _recording(sender):
         return
     old = None
     if instance.pk is not None:
@@ -135,7 +171,7 @@ def _pre_save(sender, instance, raw=False, **kwargs):
 
 
 def _post_save(sender, instance, created, raw=False, **kwargs):
-    if raw or not is_audited(sender):
+    if raw or not _recording(sender):
         return
     before = getattr(instance, "_audit_before", None)
     after = snapshot(instance)
@@ -149,7 +185,7 @@ def _post_save(sender, instance, created, raw=False, **kwargs):
 
 
 def _post_delete(sender, instance, **kwargs):
-    if not is_audited(sender):
+    if not _recording(sender):
         return
     record(obj=instance, kind="delete", changes={k: [v, None] for k, v in snapshot(instance).items()})
 
@@ -157,7 +193,7 @@ def _post_delete(sender, instance, **kwargs):
 def _m2m_changed(sender, instance, action, model, pk_set, **kwargs):
     if action not in {"pre_add", "pre_remove", "pre_clear", "post_add", "post_remove", "post_clear"}:
         return
-    if not isinstance(instance, models.Model) or not is_audited(type(instance)):
+    if not isinstance(instance, models.Model) or not _recording(type(instance)):
         return
     field = next(
         (f for f in instance._meta.many_to_many if f.remote_field.through is sender),
@@ -174,8 +210,54 @@ def _m2m_changed(sender, instance, action, model, pk_set, **kwargs):
         record(obj=instance, kind="update", changes={field.name: [before, current_ids]})
 
 
-def connect_signals() -> None:
+_django_update = QuerySet.update
+_django_bulk_create = QuerySet.bulk_create
+
+
+def _update(self, **kwargs):
+    """``QuerySet.update()`` that records each changed row of an audited model, before and after."""
+    model = self.model
+    if self.query.is_sliced or not is_audited(model):
+        return _django_update(self, **kwargs)
+    try:
+        names = {model._meta.get_field(name).name for name in kwargs}
+    except FieldDoesNotExist:
+        return _django_update(self, **kwargs)  # Django's own error, unchanged
+    if not names - _unrecorded(model) or not _recording(model):
+        return _django_update(self, **kwargs)  # nothing to record: progress only, or nobody acting
+    rows = model._base_manager.using(self.db)
+    with transaction.atomic(using=self.db):
+        # Locked, so the rows still match the caller's filter when they are updated by key.
+        locked = rows.select_for_update(of=("self",)).filter(pk__in=self.values("pk")).order_by("pk")
+        before = {o.pk: snapshot(o) for o in locked}
+        if not before:
+            return 0
+        count = _django_update(rows.filter(pk__in=list(before)), **kwargs)
+        for obj in rows.filter(pk__in=list(before)):
+            changes = _diff(before[obj.pk], snapshot(obj))
+            if changes:
+                record(obj=obj, kind="update", changes=changes)
+    return count
+
+
+def _bulk_create(self, objs, *args, **kwargs):
+    """``QuerySet.bulk_create()`` that records each created row of an audited model.
+
+    With ``update_conflicts`` a row that existed is recorded as created too (nothing uses it today).
+    """
+    created = _django_bulk_create(self, objs, *args, **kwargs)
+    if _recording(self.model):
+        for obj in created:
+            if obj.pk is not None:  # unknown when conflicts were ignored
+                record(obj=obj, kind="create", changes={k: [None, v] for k, v in snapshot(obj).items()})
+    return created
+
+
+def connect() -> None:
+    """Record from now on (called once, when the tenants app is ready)."""
     pre_save.connect(_pre_save, dispatch_uid="audit_pre_save")
     post_save.connect(_post_save, dispatch_uid="audit_post_save")
     post_delete.connect(_post_delete, dispatch_uid="audit_post_delete")
     m2m_changed.connect(_m2m_changed, dispatch_uid="audit_m2m_changed")
+    QuerySet.update = _update
+    QuerySet.bulk_create = _bulk_create

@@ -343,6 +343,8 @@ ApiKey._meta.get_field("key_hash").audit_secret = True
 class RateWindow(models.Model):
     """Requests counted per subject and minute, shared by every process (fixed-window rate limiting)."""
 
+    audit_log = False  # a usage counter, not configuration
+
     subject = models.CharField(max_length=40)
     minute = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
@@ -356,6 +358,8 @@ class RateWindow(models.Model):
 
 class TokenUsage(models.Model):
     """Tokens used per subject and day, added exactly once per run when it is metered (for quotas)."""
+
+    audit_log = False  # a usage counter, not configuration
 
     subject = models.CharField(max_length=40)
     day = models.DateField()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -42,7 +41,7 @@ class ApiKeyForm(forms.ModelForm):
         department = cleaned.get("department") or getattr(self.instance, "department", None)
         agents = cleaned.get("agents")
         if department is not None and agents:
-            usable = Agent.objects.filter(Q(department=department) | Q(granted_departments=department))
+            usable = Agent.objects.available_to([department.pk])
             outside = [a.name for a in agents if not usable.filter(pk=a.pk).exists()]
             if outside:
                 self.add_error(
@@ -115,7 +114,7 @@ class ApiKeyAdmin(DepartmentScopedAdmin):
             agents = Agent.objects.filter(is_active=True).select_related("department")
             if ids is not ALL:
                 # The department's own agents and those granted to it (an explicit cross-department grant).
-                agents = agents.filter(Q(department__in=ids) | Q(granted_departments__in=ids)).distinct()
+                agents = agents.available_to(ids)
             kwargs["queryset"] = agents
             return admin.ModelAdmin.formfield_for_manytomany(self, db_field, request, **kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)

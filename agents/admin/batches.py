@@ -6,7 +6,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -42,7 +41,7 @@ def batch_agents(*, user):
     agents = Agent.objects.usable_by(user).select_related("department", "current_version")
     managed = department_ids(user, Action.MANAGE)
     if managed is not ALL:
-        agents = agents.filter(Q(department__in=managed) | Q(granted_departments__in=managed)).distinct()
+        agents = agents.available_to(managed)
     return agents.order_by("department__path", "name")
 
 

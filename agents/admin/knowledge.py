@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,8 +22,9 @@ from tenants.models import Department
 from tenants.roles import Action
 
 from ..knowledge.expiry import expiry_report
-from ..knowledge.ingestion import document_retry, document_upload, knowledge_base_configure
+from ..knowledge.ingestion import document_retry, knowledge_base_configure
 from ..knowledge.retrieval import retrieve
+from ..knowledge.uploads import document_upload
 from ..models import Document, KnowledgeBase
 
 
@@ -308,6 +309,8 @@ class DocumentAdmin(DepartmentScopedAdmin):
 
     def replace_view(self, request, object_id):
         old = self.get_object(request, str(object_id))
+        if old is None:
+            raise Http404  # another department's document, like one that does not exist
         if not self.has_change_permission(request, old) or "file" not in request.FILES:
             raise PermissionDenied
         try:

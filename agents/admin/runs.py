@@ -55,7 +55,7 @@ class RunAdmin(DepartmentScopedAdmin):
         extra = {}
         if run is not None:
             extra = {
-                "trace": run_trace(run=run, user=request.user),
+                "trace": run_trace(run=run, viewer=request.user),
                 "run_user": (
                     _("API 密钥：%(key)s") % {"key": run.api_key} if run.api_key_id else user_label(user_id=run.user_id)
                 ),

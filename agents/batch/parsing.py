@@ -3,7 +3,8 @@
 The format is judged by the content, not the file name: government systems export GBK CSV files
 named ``.xls``, and Excel files arrive named ``.csv``. The first non-empty row is the header; empty
 rows are skipped; each row keeps its row number in the file (the header is row 1 when it is the
-first row), so errors and results point at the row the user sees in Excel.
+first row), so errors and results point at the row the user sees in Excel. An Excel file passes the
+upload rule for zip containers (``knowledge.sniffing.zip_members``) before openpyxl opens it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import date, datetime, time
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from ..knowledge.sniffing import ArchiveCorrupt, ArchiveOversized, zip_members
 
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and Excel files saved with a password
@@ -117,14 +120,17 @@ def _read_csv(text: str) -> Table:
 
 
 def _read_xlsx(data: bytes) -> Table:
-    import zipfile
-
     from openpyxl import load_workbook
 
+    # The upload rule for zip containers, before openpyxl decompresses anything.
     try:
-        names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-    except zipfile.BadZipFile:
+        names = set(zip_members(data))
+    except ArchiveCorrupt:
         names = set()
+    except ArchiveOversized:
+        raise BatchInputInvalid.on(
+            "file", _("Excel 文件解压后体积过大或压缩比异常（疑似压缩炸弹），已拒绝处理。")
+        ) from None
     if "xl/workbook.xml" not in names:
         raise BatchInputInvalid.on("file", _("这不是 CSV 或 Excel 文件。请上传 .csv 或 .xlsx 文件。"))
     try:

@@ -4,7 +4,7 @@ Columns: the file's own columns, 状态, 回答 (the text the requester may use,
 output field for structured agents (the properties of the agent's output JSON Schema, from each run's
 ``output_data``), 错误 and 运行编号. Personal data appears only for a viewer entitled to it: the API key
 that submitted the job sees its own runs' data, the person who submitted it in the admin theirs, and
-members holding an unmasking role as for any run (``may_see_personal_data``). Everyone else gets
+members holding an unmasking role, as for any run (``runtime.visibility``). Everyone else gets
 placeholders, in the answers and in the uploaded columns alike. No cell is ever a formula.
 """
 
@@ -21,9 +21,9 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
 from ..models import BatchJob, BatchRow, Run
-from ..privacy.masking import Masker, unmask
+from ..privacy.masking import Masker
 from ..reports.exports import CSV_TYPE, XLSX_TYPE, csv_text
-from ..runtime.access import may_see_personal_data
+from ..runtime.visibility import Viewer, may_see_personal_data, visible_run
 
 FORMATS = ("csv", "xlsx")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -39,98 +39,66 @@ def output_fields(*, job: BatchJob) -> list[str]:
     return list(((output.get("schema") or {}).get("properties") or {}).keys())
 
 
-class _Entitlement:
-    """Whether the viewer sees a run's personal data; decided once per kind of run, not once per row."""
-
-    def __init__(self, *, job: BatchJob, viewer):
-        self.job = job
-        self.viewer = viewer
-        self._known: dict[tuple, bool] = {}
-
-    def __call__(self, run: Run | None) -> bool:
-        viewer = self.viewer
-        if run is None or viewer is None or not getattr(viewer, "is_authenticated", False):
-            return False
-        if getattr(viewer, "is_api_key", False):
-            return viewer.is_active and run.api_key_id == viewer.pk
-        key = (run.department_id, run.caller_department_id, run.api_key_id, run.user_id)
-        if key not in self._known:
-            own = self.job.created_by_id == viewer.pk and run.user_id == viewer.pk and viewer.is_active
-            self._known[key] = own or may_see_personal_data(user=viewer, run=run)
-        return self._known[key]
-
-
 def result_rows(*, job: BatchJob, viewer) -> Iterator[list]:
     """The header, then one list of cell values per row, as ``viewer`` may see them."""
     fields = output_fields(job=job)
     yield [*job.columns, _("状态"), _("回答"), *fields, _("错误"), _("运行编号")]
-    entitled = _Entitlement(job=job, viewer=viewer)
+    viewer = Viewer.of(viewer)
     statuses = dict(BatchRow.Status.choices)
     rows = (
         BatchRow.objects.filter(job=job)
         .select_related("run")
-        .only(
-            "number",
-            "values",
-            "status",
-            "error",
-            "run__id",
-            "run__department_id",
-            "run__caller_department_id",
-            "run__api_key_id",
-            "run__user_id",
-            "run__status",
-            "run__answer",
-            "run__final_text",
-            "run__edited_text",
-            "run__review_status",
-            "run__output_data",
-            "run__mask_mapping",
-        )
+        .only("number", "values", "status", "error", *(f"run__{name}" for name in RUN_FIELDS))
         .order_by("number")
     )
     for row in rows.iterator(chunk_size=ROWS_PER_QUERY):
         run = row.run
-        mapping = json.loads(run.mask_mapping) if run is not None and run.mask_mapping else {}
-        if entitled(run) or (run is None and _own_job(job, viewer)):
-            show = (lambda text, m=mapping: unmask(text, m)) if mapping else str
+        view = visible_run(run=run, viewer=viewer) if run is not None else None
+        entitled = may_see_personal_data(run=run, viewer=viewer) if run is not None else _own_job(job, viewer)
+        if entitled:
             originals = [row.values.get(c, "") for c in job.columns]
         else:
-            show = str
-            masker = Masker(mapping=mapping)  # the run's own placeholders, where it has them
+            # The run's own placeholders, where it has them.
+            masker = Masker(mapping=json.loads(run.mask_mapping) if run is not None and run.mask_mapping else {})
             originals = [masker.mask(str(row.values.get(c, ""))) for c in job.columns]
         status = statuses.get(row.status, row.status)
         answer = ""
         data = {}
-        if run is not None and row.status == BatchRow.Status.SUCCEEDED:
+        if view is not None and view.visible and row.status == BatchRow.Status.SUCCEEDED:
             if run.review_status == Run.Review.PENDING:
                 status = _("待审核")
             elif run.review_status == Run.Review.REJECTED:
                 status = _("审核未通过")
-            answer = show(run.delivered_text)
-            data = _delivered_data(run, answer)
-        values = [_field_text(data.get(name), show) for name in fields]
+            answer = view.text
+            data = view.data if isinstance(view.data, dict) else {}
+        values = [_field_text(data.get(name), view.show if view else str) for name in fields]
         yield [*originals, status, answer, *values, row.error, run.pk if run is not None else ""]
 
 
-def _delivered_data(run: Run, answer: str) -> dict:
-    """The structured result the requester may use: none while review is pending or after a rejection;
-    what a reviewer (or the requester) edited, when that is still a JSON object."""
-    if run.review_status in (Run.Review.PENDING, Run.Review.REJECTED) or not isinstance(run.output_data, dict):
-        return {}
-    if run.edited_text or run.review_status == Run.Review.EDITED:
-        try:
-            edited = json.loads(answer)
-        except ValueError:
-            return {}
-        return edited if isinstance(edited, dict) else {}
-    return run.output_data
+# What ``visible_run`` reads of each row's run (no field is loaded row by row).
+RUN_FIELDS = (
+    "id",
+    "department_id",
+    "caller_department_id",
+    "api_key_id",
+    "user_id",
+    "via",
+    "status",
+    "answer",
+    "reasoning",
+    "final_text",
+    "edited_text",
+    "review_required",
+    "review_status",
+    "output_data",
+    "mask_mapping",
+)
 
 
-def _own_job(job: BatchJob, viewer) -> bool:
-    if getattr(viewer, "is_api_key", False):
-        return job.api_key_id == viewer.pk and viewer.is_active
-    return job.created_by_id is not None and job.created_by_id == getattr(viewer, "pk", None)
+def _own_job(job: BatchJob, viewer: Viewer) -> bool:
+    if viewer.api_key is not None:
+        return job.api_key_id == viewer.api_key.pk
+    return viewer.person is not None and job.created_by_id == viewer.person.pk
 
 
 def _field_text(value, show) -> str:

@@ -1,12 +1,11 @@
-"""A run as one turn of a conversation, as a given viewer may see it."""
+"""A run as one turn of a conversation, as a given viewer may see it (``runtime.visibility`` decides)."""
 
 from __future__ import annotations
 
 from django.urls import reverse
 
 from ..models import KnowledgeBase, Run
-from ..privacy.masking import unmask
-from ..runtime.display import run_mapping_for
+from ..runtime.visibility import Source, visible_run
 from .rendering import answer_html
 
 
@@ -23,16 +22,12 @@ def readable_citations(*, run: Run, user) -> dict[int, str]:
 
 
 def turn(*, run: Run, user) -> dict:
-    mapping = run_mapping_for(run=run, user=user)
-
-    def show(text: str) -> str:
-        return unmask(text or "", mapping)
-
+    view = visible_run(run=run, viewer=user)
+    show = view.show
     citations = readable_citations(run=run, user=user)
     snapshot = run.version.snapshot if run.version_id else {}
     labels = {v["name"]: v.get("label") or v["name"] for v in (snapshot.get("template") or {}).get("variables", [])}
-    delivered = show(run.delivered_text)
-    waiting = run.review_status == Run.Review.PENDING
+    delivered = view.text
     return {
         "run": run,
         "question": show(run.input_text),
@@ -40,7 +35,7 @@ def turn(*, run: Run, user) -> dict:
         "attachments": [a.get("name", "") for a in run.attachments or []],
         "answer_text": delivered,
         "answer_html": answer_html(text=delivered, citations=citations) if delivered else "",
-        "reasoning": show(run.reasoning),
+        "reasoning": view.reasoning,
         "steps": [
             {"name": s.get("name"), "ok": s.get("ok"), "error": s.get("error"), "elapsed_ms": s.get("elapsed_ms")}
             for s in run.steps or []
@@ -49,7 +44,10 @@ def turn(*, run: Run, user) -> dict:
             {"n": h["n"], "citation": h.get("citation", ""), "url": citations.get(h["n"])} for h in run.retrieved or []
         ],
         "running": run.status == Run.Status.RUNNING,
-        "waiting_review": waiting,
+        "waiting_review": view.withheld and run.review_status == Run.Review.PENDING,
         "rejected": run.review_status == Run.Review.REJECTED,
+        "reviewed": view.reviewed,
+        "edited_by_requester": view.text_source == Source.REQUESTER_EDIT,
+        "editable": bool(delivered),
         "is_document": bool(run.form_values or {}) and bool(delivered),
     }

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..knowledge.parsing import ParseError, parse_document
+from ..knowledge.uploads import upload_check, upload_refused
 from ..models import Agent, Conversation, Run
 from ..privacy.masking import Masker
 from ..runtime.access import AgentNotAvailable, caller_department_id
+from ..runtime.visibility import delivered
 
-ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_MAX_MB = 10  # or SHUZHI_UPLOAD_MAX_MB when that is lower
 ATTACHMENT_MAX_FILES = 5
 ATTACHMENT_KINDS = ("pdf", "docx", "txt", "md")
 RATING_COMMENT_CHARS = 500
@@ -45,30 +48,41 @@ def conversation_delete(*, conversation: Conversation) -> None:
 
 
 def attachments_parse(*, files) -> list[dict]:
-    """Uploaded files as ``{"name", "text"}``; ValidationError says which file is wrong and why."""
+    """Uploaded files as ``{"name", "text"}``; ValidationError says which file is wrong and why.
+
+    Each file passes the one upload rule (``knowledge.uploads``: safe name, size, content matching
+    its extension), the same file may not be attached twice, and its text must be readable.
+    """
     files = list(files)
     if len(files) > ATTACHMENT_MAX_FILES:
         raise ValidationError(_("一次最多上传 %(n)s 个附件。") % {"n": ATTACHMENT_MAX_FILES})
     parsed = []
+    seen: dict[str, str] = {}
     for upload in files:
-        name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
-        if upload.size > ATTACHMENT_MAX_BYTES:
-            raise ValidationError(
-                _("附件“%(name)s”超过 %(mb)s MB。") % {"name": name, "mb": ATTACHMENT_MAX_BYTES // (1024 * 1024)}
+        checked = upload_check(
+            uploaded_file=upload,
+            limit_mb=ATTACHMENT_MAX_MB,
+            kinds=ATTACHMENT_KINDS,
+            kinds_label=_("PDF、Word（.docx）、TXT 或 Markdown"),
+        )
+        if checked.sha256 in seen:
+            raise upload_refused(
+                name=checked.name,
+                reason=_("与附件“%(other)s”内容相同，请只附加一次。") % {"other": seen[checked.sha256]},
+                code="duplicate",
             )
+        seen[checked.sha256] = checked.name
         try:
-            document = parse_document(upload.read(), name)
+            document = parse_document(checked.data, checked.name)
         except ParseError as exc:
-            raise ValidationError(_("附件“%(name)s”无法读取：%(reason)s") % {"name": name, "reason": exc}) from None
-        if document.kind not in ATTACHMENT_KINDS:
-            raise ValidationError(_("附件“%(name)s”的格式不支持，请上传 PDF、DOCX 或 TXT 文件。") % {"name": name})
-        parsed.append({"name": name, "text": "\n".join(block.text for block in document.blocks)})
+            raise upload_refused(name=checked.name, reason=str(exc)) from None
+        parsed.append({"name": checked.name[:200], "text": "\n".join(block.text for block in document.blocks)})
     return parsed
 
 
 def run_stop(*, run: Run, user) -> bool:
     """Ask a running run of ``user`` to stop; the pipeline notices within a second."""
-    return bool(Run.objects.filter(pk=run.pk, user_id=user.pk, status=Run.Status.RUNNING).update(cancel_requested=True))
+    return bool(Run.objects.owned_by(user).filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True))
 
 
 def run_rate(*, run: Run, user, rating: int, comment: str = "") -> Run:
@@ -84,18 +98,26 @@ def run_rate(*, run: Run, user, rating: int, comment: str = "") -> Run:
 
 
 def run_edit(*, run: Run, user, text: str) -> Run:
-    """Keep the requester's edit of a delivered document; personal data typed in is masked again."""
-    if run.user_id != user.pk:
-        raise Run.DoesNotExist
-    if not run.delivered_text and not run.answer:
-        raise ValidationError(_("这条回答还不能编辑。"))
+    """Keep the requester's edit of a delivered document; personal data typed in is masked again.
+
+    Only a delivered answer can be edited: one that waits for review, or was rejected, cannot (the
+    reviewer decides on what the model wrote). The edit is shown as the requester's, not as reviewed.
+    """
     text = (text or "").strip()
-    if not text:
-        raise ValidationError(_("文本不能为空。"))
-    masker = Masker(mapping=json.loads(run.mask_mapping or "{}"))
-    run.edited_text = masker.mask(text)
-    run.mask_mapping = json.dumps(masker.mapping, ensure_ascii=False)
-    run.save(update_fields=["edited_text", "mask_mapping"])
+    with transaction.atomic():
+        locked = Run.objects.owned_by(user).select_for_update().filter(pk=run.pk).first()
+        if locked is None:
+            raise Run.DoesNotExist
+        text_now, _source = delivered(locked)
+        if locked.status == Run.Status.RUNNING or not text_now:
+            raise ValidationError(_("这条回答还不能编辑：审核通过或生成完成后才能编辑。"))
+        if not text:
+            raise ValidationError(_("文本不能为空。"))
+        masker = Masker(mapping=json.loads(locked.mask_mapping or "{}"))
+        locked.edited_text = masker.mask(text)
+        locked.mask_mapping = json.dumps(masker.mapping, ensure_ascii=False)
+        locked.save(update_fields=["edited_text", "mask_mapping"])
+    run.edited_text, run.mask_mapping = locked.edited_text, locked.mask_mapping
     return run
 
 

@@ -2,22 +2,21 @@
 
 The run executes in its own thread and always runs to the end: a browser that disconnects or
 reloads only stops *listening*; the run is stored (or closed as incomplete) either way, and
-reopening the conversation shows it.
+reopening the conversation shows it. What the requester is sent is ``runtime.visibility``'s.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from ..privacy.masking import unmask
-from ..runtime import events as ev
-from ..runtime.access import may_see_personal_data
-from ..runtime.display import StreamUnmasker
+from ..models import Run
 from ..runtime.threaded import RunRefused, start
+from ..runtime.visibility import visible_events
 from .presenters import turn
 
 __all__ = ["RunRefused", "sse", "start"]
@@ -27,45 +26,34 @@ def _sse(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def sse(*, events: AsyncIterator, user, request) -> AsyncIterator[str]:
-    """The run's events as SSE for ``user``: text unmasked only when their role allows it."""
-    from asgiref.sync import sync_to_async
+def _reload(run_id: int) -> Run:
+    return Run.objects.get(pk=run_id)
 
-    unmasker = None
-    mapping: Callable[[], dict] = dict
-    async for event in events:
-        if isinstance(event, ev.RunStarted):
-            entitled = await sync_to_async(may_see_personal_data)(user=user, run=event.run)
-            mapping = event.mapping if entitled else dict
-            unmasker = StreamUnmasker(mapping())
-            conversation_id = event.run.conversation_id
+
+async def sse(*, events: AsyncIterator, user, request) -> AsyncIterator[str]:
+    """The run's events as SSE for ``user``, as ``visible_events`` lets them see it."""
+    async for item in visible_events(events=events, viewer=user, reload=_reload):
+        if item.kind == "start":
+            conversation_id = item.run.conversation_id
             yield _sse(
                 "start",
                 {
-                    "run": event.run.pk,
+                    "run": item.run.pk,
                     "conversation": conversation_id,
                     "url": reverse("chat:conversation", args=[conversation_id]) if conversation_id else "",
-                    "retrieval_only": event.retrieval_only,
-                    "review": event.requires_review,
+                    "retrieval_only": item.run.retrieval_only,
+                    "review": item.requires_review,
                 },
             )
-        elif isinstance(event, ev.AnswerDelta):
-            unmasker.mapping = mapping()
-            text = unmasker.feed(event.text)
-            if text:
-                yield _sse("delta", {"text": text})
-        elif isinstance(event, ev.ReasoningDelta):
-            yield _sse("reasoning", {"text": unmask(event.text, mapping())})
-        elif isinstance(event, ev.AnswerReplaced):
-            unmasker = StreamUnmasker(mapping())
-            yield _sse("replace", {"text": unmasker.feed(event.text) + unmasker.flush()})
-        elif isinstance(event, ev.ToolStep):
-            yield _sse("tool", {"name": event.step.get("name"), "ok": event.step.get("ok")})
-        elif isinstance(event, ev.Sources):
-            yield _sse("sources", {"count": len(event.hits)})
-        elif isinstance(event, ev.RunFinished):
-            html = await sync_to_async(_turn_html)(event.run, user, request)
-            yield _sse("done", {"html": html, "status": event.run.status})
+        elif item.kind in ("delta", "reasoning", "replace"):
+            yield _sse(item.kind, {"text": item.text})
+        elif item.kind == "tool":
+            yield _sse("tool", item.tool)
+        elif item.kind == "sources":
+            yield _sse("sources", {"count": len(item.sources)})
+        elif item.kind == "done":
+            html = await sync_to_async(_turn_html)(item.run, user, request)
+            yield _sse("done", {"html": html, "status": item.run.status})
 
 
 def _turn_html(run, user, request) -> str:

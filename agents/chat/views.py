@@ -15,9 +15,10 @@ from django.views.decorators.http import require_POST
 from agents.catalog.areas import Area
 from agents.models import Agent, Conversation, KnowledgeBase, Passage, Run
 from agents.runtime.access import AgentNotAvailable
-from agents.runtime.display import run_trace, text_for
+from agents.runtime.display import run_trace
 from agents.runtime.prompting import RunInputInvalid
 from agents.runtime.review import Decision, review_queue, run_review
+from agents.runtime.visibility import Viewer, visible_run
 from tenants.access import requires
 from tenants.quotas import QuotaExceeded
 from tenants.roles import Action
@@ -51,9 +52,8 @@ def _own_conversation(request, conversation_id) -> Conversation:
 
 def _own_run(request, run_id) -> Run:
     return get_object_or_404(
-        Run.objects.select_related("agent", "conversation"),
+        Run.objects.owned_by(request.user).select_related("agent", "conversation"),
         pk=run_id,
-        user_id=request.user.pk,
         conversation__is_deleted=False,
     )
 
@@ -171,7 +171,8 @@ def _run_kwargs(request, user, agent_id) -> dict:
 
 def _regenerate_kwargs(user, run_id) -> dict:
     run = (
-        Run.objects.filter(pk=run_id, user_id=user.pk, conversation__is_deleted=False, conversation__isnull=False)
+        Run.objects.owned_by(user)
+        .filter(pk=run_id, conversation__is_deleted=False, conversation__isnull=False)
         .select_related("agent", "conversation")
         .first()
     )
@@ -237,7 +238,7 @@ def run_docx(request, run_id):
     from .docx_export import document_docx
 
     run = _own_run(request, run_id)
-    text = text_for(run=run, user=request.user, text=run.delivered_text).strip()
+    text = visible_run(run=run, viewer=request.user).text.strip()
     if not text:
         raise Http404
     lines = text.splitlines()
@@ -298,15 +299,12 @@ def conversation_delete(request, conversation_id):
 @requires(Action.USE)
 def run_detail(request, run_id):
     """A requester's own run: its status, and its answer once it may be used."""
-    run = get_object_or_404(Run.objects.select_related("agent"), pk=run_id, user_id=request.user.pk)
+    run = get_object_or_404(Run.objects.owned_by(request.user).select_related("agent"), pk=run_id)
+    view = visible_run(run=run, viewer=request.user)
     return render(
         request,
         "agents/run_detail.html",
-        {
-            "run": run,
-            "question": text_for(run=run, user=request.user, text=run.input_text),
-            "answer": text_for(run=run, user=request.user, text=run.delivered_text),
-        },
+        {"run": run, "view": view, "question": view.show(run.input_text), "answer": view.text},
     )
 
 
@@ -320,9 +318,17 @@ def review(request):
         "agents/review.html",
         {
             "departments": departments_for(user=request.user, action=Action.REVIEW),
-            "queue": review_queue(user=request.user)[:200],
+            "queue": _queue_items(request.user),
         },
     )
+
+
+def _queue_items(user) -> list[dict]:
+    viewer = Viewer.of(user)
+    return [
+        {"run": run, "preview": visible_run(run=run, viewer=viewer).show(run.input_text)}
+        for run in review_queue(user=user)[:200]
+    ]
 
 
 @requires(Action.REVIEW)
@@ -332,7 +338,7 @@ def review_item(request, run_id):
         raise Http404
     if request.method == "POST":
         return _decide(request, run)
-    trace = run_trace(run=run, user=request.user)
+    trace = run_trace(run=run, viewer=request.user)
     return render(
         request,
         "agents/review_item.html",

@@ -1,4 +1,6 @@
-"""Writes of the knowledge base: upload, ingest (parse, mask, chunk, embed, store), retry, watchdog.
+"""Writes of the knowledge base: ingest (parse, mask, chunk, embed, store), retry, watchdog.
+
+Uploads (the one upload rule, storing a document) live in ``uploads``.
 
 Ingestion is idempotent: the document row is claimed under a lock, a second delivery of the same
 task finds it taken or finished and does nothing, and passages are replaced in one transaction,
@@ -13,7 +15,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,60 +24,10 @@ from .chunking import chunk_blocks
 from .embeddings import BATCH, embedder_for
 from .parsing import ParseError, parse_document
 from .tokens import token_text
+from .uploads import document_enqueue, upload_limit_bytes
 
 logger = logging.getLogger(__name__)
 IN_PROGRESS = (Document.Status.QUEUED, Document.Status.PARSING, Document.Status.EMBEDDING)
-
-
-def upload_limit_bytes() -> int:
-    return settings.SHUZHI_UPLOAD_MAX_MB * 1024 * 1024
-
-
-def document_upload(
-    *, knowledge_base: KnowledgeBase, uploaded_file, user=None, replaces: Document | None = None, **metadata
-) -> Document:
-    """Store an uploaded file as a queued document and schedule its ingestion.
-
-    Refuses (ValidationError, in the user's language) files over the size limit, names with path
-    separators, and a file already in the knowledge base.
-    """
-    name = uploaded_file.name or ""
-    if "/" in name or "\\" in name or ".." in name:
-        raise ValidationError(_("文件名“%(name)s”不能包含路径分隔符。") % {"name": name})
-    if uploaded_file.size > upload_limit_bytes():
-        raise ValidationError(
-            _("文件“%(name)s”超过大小上限 %(mb)s MB。") % {"name": name, "mb": settings.SHUZHI_UPLOAD_MAX_MB}
-        )
-    digest = hashlib.sha256()
-    for piece in uploaded_file.chunks():
-        digest.update(piece)
-    sha = digest.hexdigest()
-    duplicate = Document.objects.filter(knowledge_base=knowledge_base, sha256=sha, is_active=True).first()
-    if duplicate is not None:
-        raise ValidationError(
-            _("文件“%(name)s”与已有文档“%(title)s”内容相同，未重复上传。") % {"name": name, "title": duplicate.title}
-        )
-    uploaded_file.seek(0)
-    document = Document(
-        knowledge_base=knowledge_base,
-        original_name=name[:255],
-        sha256=sha,
-        size=uploaded_file.size,
-        uploaded_by=user,
-        replaces=replaces,
-        title=(metadata.pop("title", "") or name.rsplit(".", 1)[0])[:300],
-        **metadata,
-    )
-    document.file.save(name, uploaded_file, save=False)
-    document.save()
-    document_enqueue(document=document)
-    return document
-
-
-def document_enqueue(*, document: Document) -> None:
-    from ..tasks import ingest_document
-
-    transaction.on_commit(lambda: ingest_document.delay(document.pk))
 
 
 def document_retry(*, document: Document) -> None:

@@ -1,8 +1,8 @@
 """Turn uploaded bytes (PDF, DOCX, TXT, Markdown, HTML) into an ordered list of text blocks.
 
-The type of a file is decided by its content and checked against its extension. Everything a
-user can upload that cannot be read ends as a :class:`ParseError` whose message is a Chinese
-sentence shown to the department admin; no other exception escapes for bad input.
+The type of a file is decided by its content and checked against its extension (``sniffing``).
+Everything a user can upload that cannot be read ends as a :class:`ParseError` whose message is a
+sentence in the user's language (Chinese by default); no other exception escapes for bad input.
 
 Chinese policy documents carry their structure in the text itself ("第一章 总则", "第一节 …",
 "第三条 …", "一、", "（一）"); the parser recognises these lines in every format so the chunker
@@ -14,9 +14,21 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
+
+from django.utils.translation import gettext as _
+
+from .sniffing import (
+    MAX_COMPRESSION_RATIO,
+    MAX_UNCOMPRESSED_BYTES,
+    ParseError,
+    declared_charset,
+    docx_corrupt_message,
+    empty_message,
+    sniff_kind,
+    text_decode,
+)
 
 __all__ = [
     "MAX_COMPRESSION_RATIO",
@@ -28,13 +40,6 @@ __all__ = [
     "parse_document",
     "sniff_kind",
 ]
-
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # DOCX zip-bomb guard (sum of uncompressed member sizes)
-MAX_COMPRESSION_RATIO = 100
-# Small members (styles, settings) may legitimately compress very well; the ratio is only
-# checked for members at least this large.
-RATIO_CHECK_MIN_BYTES = 1024 * 1024
-MAX_ZIP_MEMBERS = 10_000
 
 
 @dataclass
@@ -52,45 +57,8 @@ class ParsedDocument:
     title: str  # best guess, may be ""
 
 
-class ParseError(Exception):
-    """A document that cannot be ingested; str(exc) is a clear sentence in Chinese for the admin."""
-
-
-# --------------------------------------------------------------------------------------------
-# Messages
-
-EMPTY_MESSAGE = "未能从文件中提取到文字：文件为空，或是扫描件/图片。"
-PDF_ENCRYPTED_MESSAGE = "PDF 已加密，请上传未加密的文件。"
-PDF_CORRUPT_MESSAGE = "PDF 文件已损坏，无法读取。"
-DOCX_CORRUPT_MESSAGE = "Word 文件已损坏，无法读取。"
-DOCX_BOMB_MESSAGE = "Word 文件解压后体积过大或压缩比异常（疑似压缩炸弹），已拒绝处理。"
-SUPPORTED_TYPES = "PDF、Word（.docx）、TXT、Markdown 或 HTML"
-
-_EXTENSIONS = {
-    "pdf": "pdf",
-    "docx": "docx",
-    "txt": "txt",
-    "md": "md",
-    "markdown": "md",
-    "html": "html",
-    "htm": "html",
-}
-_KIND_NAMES = {
-    "pdf": "PDF",
-    "docx": "Word（.docx）文档",
-    "txt": "文本",
-    "md": "Markdown 文本",
-    "html": "HTML 网页",
-}
-
-
-def _after_cjk(word: str) -> str:
-    """A space before a word starting with Latin letters ("不是 PDF", but "不是文本")."""
-    return f" {word}" if word[:1].isascii() else word
-
-
-def _mismatch(ext: str, kind: str, detail: str = "") -> ParseError:
-    return ParseError(f"文件内容与扩展名不符：扩展名为 .{ext}，但内容不是{_after_cjk(_KIND_NAMES[kind])}{detail}。")
+def _pdf_corrupt_message() -> str:
+    return _("PDF 文件已损坏，无法读取。")
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,151 +272,8 @@ def _guess_title(blocks: list[Block], preferred: str = "") -> str:
 def _require_text(blocks: list[Block]) -> list[Block]:
     blocks = [block for block in blocks if block.text.strip()]
     if not blocks:
-        raise ParseError(EMPTY_MESSAGE)
+        raise ParseError(empty_message())
     return blocks
-
-
-# --------------------------------------------------------------------------------------------
-# Sniffing
-
-# (signature, what it looks like, whether the signature is unmistakable even in a text file)
-_MAGIC = (
-    (b"%PDF-", "PDF 文件", True),
-    (b"PK\x03\x04", "压缩包（ZIP）或 Office 文档", True),
-    (b"PK\x05\x06", "压缩包（ZIP）", True),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "旧版 Office 文件（.doc/.xls）或加密的 Office 文件", True),
-    (b"\x89PNG", "图片", True),
-    (b"\xff\xd8\xff", "图片", True),
-    (b"{\\rtf", "RTF 文档", True),
-    (b"\x1f\x8b", "压缩包（gzip）", True),
-    (b"7z\xbc\xaf\x27\x1c", "压缩包（7z）", True),
-    (b"MZ", "可执行程序", False),
-    (b"\x7fELF", "可执行程序", False),
-    (b"GIF8", "图片", False),
-    (b"Rar!", "压缩包（RAR）", False),
-)
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_HTML_RE = re.compile(
-    r"<\s*(?:!doctype\s+html|html|head|body|p|div|h[1-6]|table|ul|ol|li|span|br|article|section|meta|title)\b",
-    re.IGNORECASE,
-)
-_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
-
-
-def _describe_binary(data: bytes, *, unmistakable_only: bool = False) -> str | None:
-    for magic, description, unmistakable in _MAGIC:
-        if (unmistakable or not unmistakable_only) and data.startswith(magic):
-            if magic == b"PK\x03\x04" and _zip_has_document(data):
-                return "Word（.docx）文档"
-            return description
-    return None
-
-
-def _zip_has_document(data: bytes) -> bool:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return "word/document.xml" in archive.namelist()
-    except Exception:
-        return False
-
-
-def _extension(filename: str) -> str:
-    if not isinstance(filename, str) or not filename.strip():
-        raise ParseError("缺少文件名，无法判断文件类型。")
-    name = filename.strip()
-    if "/" in name or "\\" in name or ".." in name or "\x00" in name:
-        raise ParseError("文件名不合法：文件名中不能包含路径分隔符（/ 或 \\）或“..”。")
-    if "." not in name:
-        raise ParseError(f"文件没有扩展名，无法判断类型。请上传 {SUPPORTED_TYPES} 文件。")
-    ext = name.rsplit(".", 1)[1].strip().lower()
-    if ext in ("doc", "wps", "rtf"):
-        raise ParseError(f"不支持 .{ext} 格式，请在 Word 或 WPS 中另存为 .docx 后上传。")
-    if ext not in _EXTENSIONS:
-        shown = f".{ext}" if ext else "（空）"
-        raise ParseError(f"不支持的文件类型：{shown}。请上传 {SUPPORTED_TYPES} 文件。")
-    return ext
-
-
-def _decode_text(data: bytes, preferred: str | None = None) -> str | None:
-    """Text of the bytes (UTF-8, UTF-8 with BOM, UTF-16 with BOM, or GB18030), or None for binary."""
-    text: str | None = None
-    if data.startswith(b"\xef\xbb\xbf"):
-        candidates = ["utf-8-sig"]
-    elif data.startswith(_UTF16_BOMS):
-        candidates = ["utf-16"]
-    else:
-        if b"\x00" in data:
-            return None
-        # UTF-8 first: it validates strictly, and declared charsets are often wrong.
-        candidates = ["utf-8", *([preferred] if preferred else []), "gb18030"]
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-            break
-        except (UnicodeDecodeError, LookupError):
-            continue
-    if text is None or "\x00" in text:
-        return None
-    controls = len(_CONTROL.findall(text))
-    if controls > max(2, len(text) // 100):
-        return None
-    return text
-
-
-def _declared_charset(data: bytes) -> str | None:
-    match = _META_CHARSET_RE.search(data[:4096])
-    if not match:
-        return None
-    name = match.group(1).decode("ascii").lower()
-    if name in ("gbk", "gb2312", "gb_2312-80", "x-gbk", "cp936"):
-        return "gb18030"
-    return name
-
-
-def sniff_kind(data: bytes, filename: str) -> str:
-    """The document kind ("pdf", "docx", "txt", "md", "html"), decided by content and checked
-    against the file name's extension. Raises :class:`ParseError` when they disagree."""
-    ext = _extension(filename)
-    kind = _EXTENSIONS[ext]
-    if not data or not data.strip():
-        raise ParseError(EMPTY_MESSAGE)
-    if kind == "pdf":
-        if not data.startswith(b"%PDF-"):
-            raise _mismatch(ext, kind, _detail(data))
-        return kind
-    if kind == "docx":
-        if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-            raise _mismatch(
-                ext, kind, "（看起来是旧版 .doc 文件或加密的 Word 文件，请在 Word 中另存为未加密的 .docx 后上传）"
-            )
-        if not data.startswith(b"PK"):
-            raise _mismatch(ext, kind, _detail(data))
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = archive.namelist()
-        except Exception as exc:
-            raise ParseError(DOCX_CORRUPT_MESSAGE) from exc
-        if "word/document.xml" not in names:
-            raise _mismatch(ext, kind, "（是压缩包，但不含 Word 正文）")
-        return kind
-    # Text formats.
-    if _describe_binary(data, unmistakable_only=True):
-        raise _mismatch(ext, kind, _detail(data))
-    text = _decode_text(data, _declared_charset(data) if kind == "html" else None)
-    if text is None:
-        if _describe_binary(data):
-            raise _mismatch(ext, kind, _detail(data))
-        raise ParseError(
-            f"文件内容与扩展名不符：扩展名为 .{ext}，但内容不是可识别的文本（支持 UTF-8 或 GBK/GB18030 编码）。"
-        )
-    if kind == "html" and not _HTML_RE.search(text):
-        raise _mismatch(ext, kind)
-    return kind
-
-
-def _detail(data: bytes) -> str:
-    description = _describe_binary(data)
-    return f"（看起来是{_after_cjk(description)}）" if description else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -458,16 +283,16 @@ def _detail(data: bytes) -> str:
 def parse_document(data: bytes, filename: str) -> ParsedDocument:
     """Parse the uploaded bytes. Only :class:`ParseError` is raised for bad input."""
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise ParseError("文件内容无法读取。")
+        raise ParseError(_("文件内容无法读取。"))
     data = bytes(data)
     kind = sniff_kind(data, filename)
     if kind == "pdf":
         return _parse_pdf(data)
     if kind == "docx":
         return _parse_docx(data)
-    text = _decode_text(data, _declared_charset(data) if kind == "html" else None)
+    text = text_decode(data, declared_charset(data) if kind == "html" else None)
     if text is None:  # sniff_kind has checked this; kept for safety
-        raise ParseError(EMPTY_MESSAGE)
+        raise ParseError(empty_message())
     try:
         if kind == "txt":
             return _parse_txt(text)
@@ -477,7 +302,7 @@ def parse_document(data: bytes, filename: str) -> ParsedDocument:
     except ParseError:
         raise
     except RecursionError as exc:
-        raise ParseError("文件结构过于复杂，无法读取。") from exc
+        raise ParseError(_("文件结构过于复杂，无法读取。")) from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,12 +334,12 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
     try:
         from pypdf import PdfReader
     except ImportError as exc:  # pragma: no cover - dependency of the project
-        raise ParseError("服务器缺少 PDF 解析组件，请联系平台管理员。") from exc
+        raise ParseError(_("服务器缺少 PDF 解析组件，请联系平台管理员。")) from exc
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         encrypted = reader.is_encrypted
     except Exception as exc:
-        raise ParseError(PDF_CORRUPT_MESSAGE) from exc
+        raise ParseError(_pdf_corrupt_message()) from exc
     if encrypted:
         # A PDF with only an owner password (restrictions on printing/copying) opens for
         # everyone with an empty user password; anything else needs a password we don't have.
@@ -523,11 +348,11 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
         except Exception:
             opened = False
         if not opened:
-            raise ParseError(PDF_ENCRYPTED_MESSAGE)
+            raise ParseError(_("PDF 已加密，请上传未加密的文件。"))
     try:
         page_texts = [page.extract_text() or "" for page in reader.pages]
     except Exception as exc:
-        raise ParseError(PDF_CORRUPT_MESSAGE) from exc
+        raise ParseError(_pdf_corrupt_message()) from exc
     try:
         metadata_title = (reader.metadata or {}).get("/Title") or ""
     except Exception:
@@ -586,33 +411,15 @@ def _strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
 # DOCX
 
 
-def _check_zip(data: bytes) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
-    except Exception as exc:
-        raise ParseError(DOCX_CORRUPT_MESSAGE) from exc
-    if len(infos) > MAX_ZIP_MEMBERS:
-        raise ParseError(DOCX_BOMB_MESSAGE)
-    total = 0
-    for info in infos:
-        total += info.file_size
-        if total > MAX_UNCOMPRESSED_BYTES:
-            raise ParseError(DOCX_BOMB_MESSAGE)
-        ratio = info.file_size / info.compress_size if info.compress_size > 0 else float("inf")
-        if info.file_size >= RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
-            raise ParseError(DOCX_BOMB_MESSAGE)
-
-
 _HEADING_STYLE_RE = re.compile(r"^(?:heading|标题)\s*([1-9])$", re.IGNORECASE)
 
 
 def _parse_docx(data: bytes) -> ParsedDocument:
-    _check_zip(data)
+    # sniff_kind has applied the rule for zip containers before anything decompresses a member.
     try:
         import docx
     except ImportError as exc:  # pragma: no cover - dependency of the project
-        raise ParseError("服务器缺少 Word 解析组件，请联系平台管理员。") from exc
+        raise ParseError(_("服务器缺少 Word 解析组件，请联系平台管理员。")) from exc
     try:
         document = docx.Document(io.BytesIO(data))
         blocks, styled_title = _docx_blocks(document)
@@ -620,7 +427,7 @@ def _parse_docx(data: bytes) -> ParsedDocument:
     except ParseError:
         raise
     except Exception as exc:
-        raise ParseError(DOCX_CORRUPT_MESSAGE) from exc
+        raise ParseError(docx_corrupt_message()) from exc
     blocks = _require_text(blocks)
     title = styled_title or next((b.text for b in blocks if b.kind == "heading"), "") or _clean_line(core_title)
     return ParsedDocument(kind="docx", blocks=blocks, title=_guess_title(blocks, title))
@@ -1220,7 +1027,7 @@ def _parse_html(text: str) -> ParsedDocument:
         builder.feed(text)
         builder.close()
     except Exception as exc:
-        raise ParseError("HTML 文件无法解析。") from exc
+        raise ParseError(_("HTML 文件无法解析。")) from exc
     emitter = _HtmlEmitter()
     emitter.walk(builder.root)
     emitter.flush("paragraph")

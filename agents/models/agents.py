@@ -25,6 +25,18 @@ from .tools import Tool
 
 
 class AgentQuerySet(ScopedQuerySet):
+    def available_to(self, department_ids) -> AgentQuerySet:
+        """Agents these departments may use at all: their own, and those granted to them explicitly."""
+        ids = list(department_ids)
+        return self.filter(Q(department__in=ids) | Q(granted_departments__in=ids)).distinct()
+
+    def by_identifier(self, identifier: str | None) -> AgentQuerySet:
+        """The agent an identifier ("<department code>.<slug>", as the APIs name agents) names, if any."""
+        code, _dot, slug = (identifier or "").partition(".")
+        if not code or not slug or "\x00" in identifier:  # PostgreSQL text cannot hold NUL: no agent is named so
+            return self.none()
+        return self.filter(department__code=code, slug=slug)
+
     def usable_by(self, user) -> AgentQuerySet:
         """Published, active agents the user may use: assigned in their department, or granted to it.
 
@@ -37,12 +49,7 @@ class AgentQuerySet(ScopedQuerySet):
         if getattr(user, "is_api_key", False):
             if not user.has_scope(user.Scope.RUN):
                 return self.none()
-            department = user.department_id
-            return (
-                published.filter(Q(department_id=department) | Q(granted_departments=department))
-                .filter(api_keys=user)
-                .distinct()
-            )
+            return published.available_to([user.department_id]).filter(api_keys=user)
         if user.is_superuser:
             return published
         ids = department_ids(user, Action.USE)

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from encrypted_fields.fields import EncryptedJSONField
 
+from tenants.audit import BY_PEOPLE
 from tenants.models import ApiKey, Department
 from tenants.scoping import ScopedQuerySet
 
@@ -21,7 +22,8 @@ class BatchJob(models.Model):
     old heartbeat has lost its worker and is resumed.
     """
 
-    audit_log = False
+    # Submitting, pausing, resuming, cancelling and deleting a job are recorded; a worker's progress is not.
+    audit_log = BY_PEOPLE
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("排队中")

@@ -68,6 +68,14 @@ class Conversation(models.Model):
 class RunQuerySet(ScopedQuerySet):
     """Runs belong to the agent's department: its admins and reviewers see their traces."""
 
+    def owned_by(self, principal) -> RunQuerySet:
+        """The runs a person or an API key made themselves (nobody else's, whatever their role)."""
+        if not getattr(principal, "is_authenticated", False):
+            return self.none()
+        if getattr(principal, "is_api_key", False):
+            return self.filter(api_key=principal)
+        return self.filter(user_id=principal.pk, api_key__isnull=True)
+
     def used_in(self, department_ids) -> RunQuerySet:
         """Runs made from these departments (the caller's department; the agent's when none was recorded),
         which is how usage reports count them."""
@@ -188,7 +196,9 @@ class Run(models.Model):
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     metered_at = models.DateTimeField(_("计量时间"), null=True, blank=True, editable=False)
 
-    # Human review.
+    # Human review. ``review_required``: the run's answer may not be delivered before a reviewer
+    # approves it (set when it starts; ``runtime.visibility`` withholds it until then).
+    review_required = models.BooleanField(_("需要审核"), default=False)
     review_status = models.CharField(
         _("审核"), max_length=20, choices=Review.choices, default=Review.NONE, blank=True, db_index=True
     )
@@ -244,14 +254,6 @@ class Run(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status != self.Status.RUNNING
-
-    @property
-    def delivered_text(self) -> str:
-        """What the requester may use: their own edit, else the reviewed text, else the answer; nothing
-        while review is pending or after a rejection."""
-        if self.review_status in (self.Review.PENDING, self.Review.REJECTED):
-            return ""
-        return self.edited_text or self.final_text or self.answer
 
 
 # Lower bounds (milliseconds) of the fixed latency buckets: 0, then 25 ms × √2ᵏ up to 819.2 s, so any

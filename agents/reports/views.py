@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agents.models import Agent, Run
+from agents.runtime.visibility import Viewer, visible_run
 from tenants.access import requires
 from tenants.models import Department
 from tenants.roles import Action
-from tenants.scoping import ALL, department_ids
 from tenants.selectors import user_labels
 
 from . import selectors
@@ -337,16 +337,12 @@ def _reportable_agent(scope: list[int], agent_id: int) -> Agent:
 
 
 def _run_rows(user, runs: list[Run]) -> list[dict]:
-    manage = department_ids(user, Action.MANAGE)
-    review = department_ids(user, Action.REVIEW)
     names = user_labels(ids={r.user_id for r in runs})
+    viewer = Viewer.of(user)
     rows = []
     for run in runs:
-        admin_url = review_url = None
-        if manage is ALL or run.department_id in manage:
-            admin_url = reverse("admin:agents_run_change", args=[run.pk])
-        if run.review_status and (review is ALL or run.department_id in review):
-            review_url = reverse("chat:review_item", args=[run.pk])
+        view = visible_run(run=run, viewer=viewer)
+        admin_url, review_url = view.trace_url, view.review_url
         rows.append(
             {
                 "id": run.pk,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
-from tenants.models import Membership
 from tenants.roles import Action
 from tenants.scoping import ALL, department_ids
 
@@ -65,21 +63,3 @@ def readable_knowledge_bases(*, snapshot: dict, department_id: int):
     if not ids:
         return KnowledgeBase.objects.none()
     return KnowledgeBase.objects.readable_by(DepartmentPrincipal(department_id)).filter(pk__in=ids)
-
-
-def may_see_personal_data(*, user, run) -> bool:
-    """Whether ``user`` sees the original personal data of ``run`` rather than its placeholders.
-
-    Members holding one of ``SHUZHI_UNMASK_ROLES`` (staff and reviewers by default: the people who
-    work the case) in the run's department or the caller's department do; others — leaders reading
-    reports, admins reading traces, other departments — see placeholders. An API key sees the data
-    of the runs it made itself: the calling system sent it.
-    """
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if getattr(user, "is_api_key", False):
-        return run.api_key_id == user.pk
-    departments = {run.department_id, run.caller_department_id} - {None}
-    return Membership.objects.filter(
-        user=user, department_id__in=departments, role__in=settings.SHUZHI_UNMASK_ROLES, department__is_active=True
-    ).exists()

@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tenants.quotas import QuotaExceeded, quota_check
+from tenants.roles import Action
 
 from ..knowledge.retrieval import retrieve
 from ..llm import (
@@ -37,7 +37,13 @@ from ..models import Agent, Conversation, ModelEndpoint, Run, Tool
 from ..privacy.masking import Masker
 from ..tools.runner import ToolContext, tool_definitions, tool_execute
 from . import guardrails, prompting, retrieval_only
-from .access import AgentNotAvailable, agent_resolve, caller_department_id, readable_knowledge_bases
+from .access import (
+    AgentNotAvailable,
+    DepartmentPrincipal,
+    agent_resolve,
+    caller_department_id,
+    readable_knowledge_bases,
+)
 from .events import (
     AnswerDelta,
     AnswerReplaced,
@@ -50,6 +56,7 @@ from .events import (
 )
 from .metering import run_meter
 from .prompting import RunInputInvalid
+from .visibility import delivered
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +209,9 @@ class _Execution:
         self.question = masked_message
         self.attachments = masked_attachments
         self.targets = self._targets()
+        # Review guards generated text; a retrieval-only answer quotes the documents and deterministic
+        # tools verbatim, so it is delivered at once.
+        requires_review = bool((self.snapshot.get("guardrails") or {}).get("requires_review")) and bool(self.targets)
         self.run = Run.objects.create(
             department_id=self.agent.department_id,
             caller_department_id=caller_department_id(principal=self.principal, agent=self.agent),
@@ -217,12 +227,12 @@ class _Execution:
             attachments=[{"name": a["name"], "chars": len(a["text"]), "text": a["text"]} for a in masked_attachments],
             retrieval_only=not self.targets,
             ai_label=(self.snapshot.get("guardrails") or {}).get("ai_label", True),
+            review_required=requires_review,
         )
-        requires_review = bool((self.snapshot.get("guardrails") or {}).get("requires_review"))
         yield RunStarted(
             self.run,
             retrieval_only=not self.targets,
-            requires_review=requires_review and bool(self.targets),
+            requires_review=requires_review,
             mapping=(lambda: self.masker.mapping) if self.masker else dict,
         )
 
@@ -235,8 +245,7 @@ class _Execution:
         ids = [pk for pk, name in wanted if pk and name]
         usable = {
             e.pk: e
-            for e in ModelEndpoint.objects.filter(
-                Q(department__isnull=True) | Q(department_id=self.agent.department_id),
+            for e in ModelEndpoint.objects.restrict(DepartmentPrincipal(self.agent.department_id), Action.USE).filter(
                 pk__in=ids,
                 is_active=True,
                 kind=ModelEndpoint.Kind.CHAT,
@@ -295,9 +304,9 @@ class _Execution:
         if not ids:
             return []
         return list(
-            Tool.objects.filter(
-                Q(department__isnull=True) | Q(department_id=self.agent.department_id), pk__in=ids, is_active=True
-            ).order_by("pk")
+            Tool.objects.restrict(DepartmentPrincipal(self.agent.department_id), Action.USE)
+            .filter(pk__in=ids, is_active=True)
+            .order_by("pk")
         )
 
     def _history(self) -> list[tuple[str, str]]:
@@ -311,7 +320,7 @@ class _Execution:
             .order_by("started_at")
         )
         for run in earlier:
-            answer = run.delivered_text
+            answer, _source = delivered(run)
             if answer:
                 turns.append((run.input_text or _("（已填写表单）"), answer))
         return turns
@@ -638,13 +647,8 @@ class _Execution:
             for word, count in self.reasoning_filter.masked.items():
                 masked[word] = masked.get(word, 0) + count
             run.guardrails = {**run.guardrails, "masked_words": masked}
-        # Review guards generated text; a retrieval-only answer quotes the documents and deterministic
-        # tools verbatim, so it is delivered at once.
-        if (
-            status == Run.Status.SUCCEEDED
-            and not run.retrieval_only
-            and (self.snapshot.get("guardrails") or {}).get("requires_review")
-        ):
+        # Whatever ended the run (a broken stream, a stop, a block), text it produced waits for review.
+        if run.review_required and (self.answer or self.reasoning):
             run.review_status = Run.Review.PENDING
         if self.masker is not None:
             run.mask_mapping = json.dumps(self.masker.mapping, ensure_ascii=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +23,11 @@ def runs_fail_stuck(*, older_than: timedelta | None = None) -> int:
             status=Run.Status.INCOMPLETE,
             error=_("运行被中断（处理进程退出或超时），已保留中断前的内容。"),
             finished_at=timezone.now(),
+            # The partial text of a run that needs review waits for it like any other.
+            review_status=Case(
+                When(Q(review_required=True) & (~Q(answer="") | ~Q(reasoning="")), then=Value(Run.Review.PENDING)),
+                default=F("review_status"),
+            ),
         )
         if updated:
             closed += 1

@@ -6,6 +6,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.urls import reverse
 
+from tenants import audit
 from tenants.models import AuditEntry, Membership
 from tenants.roles import Role
 from tests.factories import make_user
@@ -114,3 +115,64 @@ def test_entries_outlive_the_objects_people_and_departments_they_name(login, ten
     entries = AuditEntry.objects.filter(model="tenants.Membership", object_id=str(pk))
     assert {e.kind for e in entries} == {"create", "delete"}
     assert entries.get(kind="create").actor_name == f"{tenant_a.department.code}-admin"
+
+
+def test_queryset_updates_are_audited_per_row_with_before_and_after(tenant_a, tenant_b):
+    from agents.models import SensitiveWordList
+
+    lists = [
+        SensitiveWordList.objects.create(department=tenant.department, name=f"词表{tenant.department.code}", words="甲")
+        for tenant in (tenant_a, tenant_b)
+    ]
+    ids = [w.pk for w in lists]
+    with audit.context(actor=tenant_a.admin, via="task"):
+        assert SensitiveWordList.objects.filter(pk__in=ids).update(words="甲\n乙") == 2
+        SensitiveWordList.objects.filter(pk__in=ids).update(words="甲\n乙")  # no change: no entry
+    for words in lists:
+        entry = entries_for(words).filter(kind="update").get()
+        assert entry.department_id == words.department_id
+        assert entry.actor == tenant_a.admin and entry.via == "task"
+        assert entry.changes == {"words": ["甲", "甲\n乙"]}
+
+
+def test_bulk_created_and_bulk_updated_configuration_is_audited(tenant_a, tenant_b):
+    from agents.models import SensitiveWordList
+
+    with audit.context(actor=tenant_b.admin):
+        created = SensitiveWordList.objects.bulk_create(
+            [SensitiveWordList(department=tenant_b.department, name=f"批量词表{n}", words="甲") for n in range(3)]
+        )
+        for words in created:
+            words.action = "block"
+        SensitiveWordList.objects.bulk_update(created, ["action"])
+    for words in created:
+        assert [e.kind for e in entries_for(words)] == ["create", "update"]
+        assert entries_for(words).last().changes == {"action": [words._meta.get_field("action").default, "block"]}
+        assert {e.department_id for e in entries_for(words)} == {tenant_b.department.pk}
+
+
+def test_the_demo_pointing_its_agents_at_a_model_is_audited(tenant_a, tenant_b):
+    from agents.demo import demo_agents_load, demo_model_load
+    from agents.models import Agent
+    from tenants.demo import demo_departments_load
+
+    demo_departments_load(password="Demo-Password-1")
+    demo_agents_load()
+    endpoint = demo_model_load({"OPENAI_BASE_URL": "http://10.1.2.3:8000/v1", "OPENAI_MODEL": "qwen"})
+    agent = Agent.objects.filter(department__code="demo-market").exclude(scenario_key="").first()
+    entry = entries_for(agent).filter(kind="update", changes__has_key="endpoint").get()
+    assert entry.changes["endpoint"] == [None, endpoint.pk] and entry.changes["model_name"][1] == "qwen"
+    assert entry.via == "demo" and entry.department_id == agent.department_id
+
+
+def test_a_delete_that_clears_references_records_the_cleared_references(tenant_a, tenant_b):
+    from tests.agents.factories import make_document, make_knowledge_base
+
+    kb = make_knowledge_base(tenant_a.department)
+    old = make_document(kb, title="旧办法")
+    new = make_document(kb, title="新办法", text="第一条 新的规定。", replaces=old)
+    old_pk = old.pk
+    with audit.context(actor=tenant_a.admin):
+        old.delete()
+    entry = entries_for(new).filter(kind="update").get()
+    assert entry.changes == {"replaces": [old_pk, None]} and entry.actor == tenant_a.admin

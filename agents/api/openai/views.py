@@ -25,10 +25,8 @@ from rest_framework.views import APIView
 from tenants.models import ApiKey
 
 from ...models import Agent, Run
-from ...privacy.masking import unmask
-from ...runtime.display import run_mapping_for
+from ...runtime.visibility import Shown, review_notice, sources_of, visible_run
 from ..running.http import ModelFailed, api_endpoint, json_object, validated
-from ..running.presenters import Shown, review_notice, sources_of
 from ..running.services import agent_for_key
 from ..running.streams import event_stream_response, run_begin, run_finished
 from .serializers import (
@@ -123,11 +121,10 @@ def _failure(run: Run) -> ModelFailed:
 
 def _completion(*, run: Run, key: ApiKey, model: str) -> dict:
     """The finished run as an OpenAI ``chat.completion``, its texts as the key may see them."""
-    mapping = run_mapping_for(run=run, user=key)
-    delivered = unmask(run.delivered_text, mapping)
-    message = {"role": "assistant", "content": delivered or review_notice(run)}
-    if delivered and run.reasoning:
-        message["reasoning_content"] = unmask(run.reasoning, mapping)
+    view = visible_run(run=run, viewer=key)
+    message = {"role": "assistant", "content": view.text or view.notice}
+    if view.reasoning:
+        message["reasoning_content"] = view.reasoning
     return {
         "id": f"chatcmpl-{run.pk}",
         "object": "chat.completion",

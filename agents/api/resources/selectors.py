@@ -33,8 +33,7 @@ def api_agents_list(*, key: ApiKey) -> QuerySet[Agent]:
 
 def api_agent_get(*, key: ApiKey, identifier: str) -> Agent:
     """The agent named ``<department code>.<slug>`` if the key may call it; Http404 otherwise."""
-    code, _sep, slug = (identifier or "").partition(".")
-    agent = api_agents_list(key=key).filter(department__code=code, slug=slug).first() if code and slug else None
+    agent = api_agents_list(key=key).by_identifier(identifier).first()
     if agent is None:
         raise Http404
     return agent
@@ -45,10 +44,9 @@ def api_runs_list(
 ) -> QuerySet[Run]:
     """The key's own runs, newest first; optionally of one agent (its identifier), in one status, or
     started at or after ``since``."""
-    runs = Run.objects.filter(api_key=key).select_related("agent__department", "version").order_by("-started_at", "-pk")
+    runs = Run.objects.owned_by(key).select_related("agent__department", "version").order_by("-started_at", "-pk")
     if agent:
-        code, _sep, slug = agent.partition(".")
-        runs = runs.filter(agent__department__code=code, agent__slug=slug)
+        runs = runs.filter(agent__in=Agent.objects.by_identifier(agent))
     if status:
         runs = runs.filter(status=status)
     if since is not None:

@@ -7,8 +7,6 @@ only for the key that made the run, the review decision respected), so a view ne
 
 from __future__ import annotations
 
-import json
-
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -16,9 +14,8 @@ from rest_framework import serializers
 
 from ...catalog.areas import Area
 from ...models import Agent, Conversation, Document, KnowledgeBase, Run
-from ...privacy.masking import unmask
 from ...prompts.variables import VariableType
-from ...runtime.display import run_mapping_for
+from ...runtime.visibility import sources_of, visible_run
 from ..serializers import StrictSerializer
 
 # --------------------------------------------------------------------------- agents
@@ -80,32 +77,6 @@ class AgentSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------- runs
 
 
-def _unmask_data(value, mapping: dict):
-    """A structured result with the placeholders in its strings restored."""
-    if not mapping:
-        return value
-    if isinstance(value, str):
-        return unmask(value, mapping)
-    if isinstance(value, list):
-        return [_unmask_data(item, mapping) for item in value]
-    if isinstance(value, dict):
-        return {key: _unmask_data(item, mapping) for key, item in value.items()}
-    return value
-
-
-def _delivered_data(run: Run, mapping: dict, text: str):
-    """The structured result the requester may use: none while review is pending or after a rejection;
-    what a reviewer (or the requester) edited when they did, if it is still JSON."""
-    if run.output_data is None or run.review_status in (Run.Review.PENDING, Run.Review.REJECTED):
-        return None
-    if run.edited_text or run.review_status == Run.Review.EDITED:
-        try:
-            return json.loads(text)
-        except ValueError:
-            return None
-    return _unmask_data(run.output_data, mapping)
-
-
 class SourceSerializer(serializers.Serializer):
     n = serializers.IntegerField(help_text=_("引用编号（回答中的 [n]）。"))
     citation = serializers.CharField(allow_blank=True, help_text=_("出处。"))
@@ -157,14 +128,10 @@ class RunSerializer(serializers.Serializer):
 
 
 def run_representation(*, run: Run, key) -> dict:
-    """A run as ``key`` may see it (see :class:`RunSerializer`); personal data restored only for the key
-    that made the run."""
-    mapping = run_mapping_for(run=run, user=key)
-
-    def show(text: str) -> str:
-        return unmask(text or "", mapping)
-
-    text = show(run.delivered_text)
+    """A run as ``key`` may see it (see :class:`RunSerializer` and ``runtime.visibility``): personal
+    data restored only for the key that made the run, an answer awaiting review withheld."""
+    view = visible_run(run=run, viewer=key)
+    show = view.show
     return {
         "id": run.pk,
         "agent": run.agent.identifier,
@@ -179,20 +146,11 @@ def run_representation(*, run: Run, key) -> dict:
         "form_values": {name: show(str(value)) for name, value in (run.form_values or {}).items()},
         "review_status": run.review_status,
         "review_reason": run.review_reason if run.review_status == Run.Review.REJECTED else "",
-        "text": text,
-        "data": _delivered_data(run, mapping, text),
+        "text": view.text,
+        "data": view.data,
         "retrieval_only": run.retrieval_only,
         "ai_generated": run.ai_label,
-        "sources": [
-            {
-                "n": hit.get("n"),
-                "citation": hit.get("citation") or "",
-                "document_title": hit.get("document_title") or "",
-                "document_number": hit.get("document_number") or "",
-                "page": hit.get("page"),
-            }
-            for hit in run.retrieved or []
-        ],
+        "sources": sources_of(run.retrieved),
         "usage": {
             "input_tokens": run.input_tokens,
             "output_tokens": run.output_tokens,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -19,7 +18,6 @@ from rest_framework.views import APIView
 
 from tenants.models import ApiKey
 
-from ...knowledge.ingestion import upload_limit_bytes
 from ...models import Agent, Conversation, Document, KnowledgeBase, Run
 from ...reports.selectors import MAX_PERIOD_DAYS
 from ..errors import error_response
@@ -222,19 +220,18 @@ class KnowledgeBaseDocuments(KeyListView):
         upload.is_valid(raise_exception=True)
         fields = dict(upload.validated_data)
         uploaded = fields.pop("file")
-        if uploaded.size > upload_limit_bytes():
-            return error_response(
-                status_code=413,
-                code="file_too_large",
-                message=gettext("文件“%(name)s”超过大小上限 %(mb)s MB。")
-                % {"name": uploaded.name, "mb": settings.SHUZHI_UPLOAD_MAX_MB},
-                fields={"file": [gettext("文件过大。")]},
-            )
         try:
             document = api_document_upload(
                 key=self.key, knowledge_base=knowledge_base, uploaded_file=uploaded, **fields
             )
         except DjangoValidationError as exc:
+            if getattr(exc, "code", None) == "file_too_large":
+                return error_response(
+                    status_code=413,
+                    code="file_too_large",
+                    message=exc.messages[0],
+                    fields={"file": [gettext("文件过大。")]},
+                )
             raise serializers.ValidationError({"file": exc.messages}) from exc
         return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 

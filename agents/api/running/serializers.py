@@ -8,9 +8,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ...models import Run
+from ...runtime.visibility import review_notice
 from ..resources.serializers import RunSerializer, run_representation
 from ..serializers import StrictSerializer
-from .presenters import review_notice
 from .services import NEW_CONVERSATION
 
 

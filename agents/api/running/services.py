@@ -17,14 +17,8 @@ def agent_for_key(*, key: ApiKey, identifier: str) -> Agent:
 
     Raises NotFound (404) for an unknown agent, another department's, or one not listed on the key.
     """
-    code, _dot, slug = (identifier or "").partition(".")
     agent = (
-        Agent.objects.usable_by(key)
-        .select_related("department", "current_version")
-        .filter(department__code=code, slug=slug)
-        .first()
-        if code and slug and "\x00" not in identifier  # PostgreSQL text cannot hold NUL: no agent is named so
-        else None
+        Agent.objects.usable_by(key).by_identifier(identifier).select_related("department", "current_version").first()
     )
     if agent is None:
         raise NotFound(_("找不到智能体“%(id)s”，或该 API 密钥不能调用它。") % {"id": identifier})

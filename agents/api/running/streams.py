@@ -12,9 +12,9 @@ from tenants.models import ApiKey
 
 from ...models import Agent
 from ...runtime import threaded
-from .presenters import Shown, shown_events
+from ...runtime.visibility import Shown, visible_events
 from .serializers import run_result
-from .services import agent_for_key, conversation_discard, conversation_for_key
+from .services import agent_for_key, conversation_discard, conversation_for_key, run_reload
 
 
 def _prepare(*, key: ApiKey, identifier: str, conversation) -> tuple[Agent, object, bool]:
@@ -34,7 +34,7 @@ async def run_begin(
     history: list[tuple[str, str]] | None = None,
 ) -> tuple[Agent, AsyncIterator[Shown]]:
     """Start the run in its own thread (it goes on if the client goes away); return the agent and what
-    the key is shown of the run (``presenters.shown_events``, starting with "start").
+    the key is shown of the run (``visibility.visible_events``, starting with "start").
 
     Raises NotFound for an agent or conversation the key may not use, and the runtime's refusals
     (``AgentNotAvailable``, ``RunInputInvalid``, ``QuotaExceeded``) before anything is stored; a
@@ -57,7 +57,7 @@ async def run_begin(
         if created:
             await sync_to_async(conversation_discard)(conversation=found)
         raise exc.original from None
-    return agent, shown_events(events=events, key=key)
+    return agent, visible_events(events=events, viewer=key, reload=lambda run_id: run_reload(run_id=run_id))
 
 
 def _sse(name: str, data: dict) -> str:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from agents.builder.services import agent_publish
 from agents.models import Agent, Conversation, Run, SensitiveWordList, UsageCounter
 from agents.runtime.review import Decision, run_review
+from agents.runtime.visibility import delivered
 from tenants.api_keys import api_key_revoke
 from tenants.models import TokenUsage
 from tests.agents.factories import make_template
@@ -204,7 +205,7 @@ def test_an_agent_that_requires_review_gives_no_answer_before_approval(api, tena
     assert run.answer == "关于投诉的答复意见：情况属实，已责令整改。"  # kept for the reviewer
     run_review(run=run, reviewer=tenant_a.reviewer, decision=Decision.APPROVE)
     run.refresh_from_db()
-    assert run.delivered_text == run.answer
+    assert delivered(run)[0] == run.answer
 
 
 def test_a_model_failure_answers_502_with_the_run_id(api, fake_openai):

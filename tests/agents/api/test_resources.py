@@ -265,6 +265,51 @@ def test_a_refused_upload_says_why_and_writes_nothing(tenant_a, client, fields, 
     assert not Document.objects.exists()
 
 
+def test_a_bad_upload_is_refused_in_the_callers_language(tenant_a, client):
+    knowledge_base = make_knowledge_base(tenant_a.department)
+    _key, secret = make_api_key(tenant_a.department, scopes=("knowledge",))
+    program = b"MZ\x90\x00\x03\x00\x00\x00" + bytes(300)
+
+    def refused(name, content, **headers):
+        response = client.post(
+            f"/api/v1/knowledge-bases/{knowledge_base.pk}/documents/",
+            {"file": SimpleUploadedFile(name, content, content_type="application/pdf")},
+            **bearer(secret),
+            **headers,
+        )
+        return error_of(response, 400)["message"]
+
+    assert refused("annual-report.pdf", program, HTTP_ACCEPT_LANGUAGE="en") == (
+        "“annual-report.pdf” was not uploaded: The file's content does not match its extension: "
+        "the extension is .pdf, but the content is not a PDF (it looks like a program)."
+    )
+    assert refused("setup.exe", program, HTTP_ACCEPT_LANGUAGE="en") == (
+        "“setup.exe” was not uploaded: Unsupported file type: .exe. "
+        "Please upload a PDF, Word (.docx), TXT, Markdown or HTML file."
+    )
+    assert refused("annual-report.pdf", program) == (
+        "未能上传“annual-report.pdf”：文件内容与扩展名不符：扩展名为 .pdf，但内容不是 PDF（看起来是可执行程序）。"
+    )
+    assert upload(client, secret, knowledge_base).status_code == 201
+    duplicate = client.post(
+        f"/api/v1/knowledge-bases/{knowledge_base.pk}/documents/",
+        {"file": SimpleUploadedFile("again.txt", POLICY_BYTES)},
+        **bearer(secret),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert error_of(duplicate, 400)["message"].startswith("File “again.txt”")
+    assert Document.objects.count() == 1
+
+
+def test_an_upload_over_the_size_limit_gets_413_naming_the_file(tenant_a, client, settings):
+    settings.SHUZHI_UPLOAD_MAX_MB = 1
+    knowledge_base = make_knowledge_base(tenant_a.department)
+    _key, secret = make_api_key(tenant_a.department, scopes=("knowledge",))
+    error = error_of(upload(client, secret, knowledge_base, name="big.txt", content=b"x" * (1024 * 1024 + 1)), 413)
+    assert error["code"] == "file_too_large" and error["message"] == "文件“big.txt”超过大小上限 1 MB。"
+    assert not Document.objects.exists()
+
+
 def test_the_same_file_twice_and_a_missing_file_are_refused(tenant_a, client):
     knowledge_base = make_knowledge_base(tenant_a.department)
     _key, secret = make_api_key(tenant_a.department, scopes=("knowledge",))

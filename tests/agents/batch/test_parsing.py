@@ -135,3 +135,56 @@ def test_row_and_size_limits(settings):
     assert len(table_read(data=csv_bytes(rows[:4])).rows) == 3
     settings.SHUZHI_BATCH_MAX_MB = 1
     assert "1 MB" in problem(("问题\n" + "很长的问题\n" * 80000).encode())
+
+
+def rebuilt_xlsx(data: bytes, *, sheet_padding: int = 0, extra_members: int = 0) -> bytes:
+    """A real workbook rewritten: its first sheet padded with ``sheet_padding`` spaces (which deflate
+    to almost nothing) and ``extra_members`` tiny members added."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml" and sheet_padding:
+                opening, rest = content.split(b">", 1)  # padding goes after the <worksheet> tag
+                with archive.open(info.filename, "w") as member:
+                    member.write(opening + b">")
+                    left = sheet_padding
+                    while left:
+                        member.write(b" " * min(left, 1 << 20))
+                        left -= min(left, 1 << 20)
+                    member.write(rest)
+            else:
+                archive.writestr(info.filename, content)
+        for n in range(extra_members):
+            archive.writestr(f"customXml/item{n}.xml", b"<a/>")
+    return buffer.getvalue()
+
+
+def test_an_excel_zip_bomb_is_refused_before_it_is_opened():
+    # ~0.3 MB on disk, a 256 MB sheet once decompressed: beyond the 200 MB the upload rule allows.
+    bomb = rebuilt_xlsx(xlsx_bytes(TICKETS), sheet_padding=256 << 20)
+    assert len(bomb) < 1_000_000
+    assert problem(bomb) == "Excel 文件解压后体积过大或压缩比异常（疑似压缩炸弹），已拒绝处理。"
+
+
+def test_excel_files_compressed_like_no_real_workbook_or_with_too_many_members_are_refused():
+    workbook = xlsx_bytes(TICKETS)
+    # A 2 MB sheet of spaces compresses about a thousand times: no real sheet does that.
+    assert "疑似压缩炸弹" in problem(rebuilt_xlsx(workbook, sheet_padding=2 << 20))
+    assert "疑似压缩炸弹" in problem(rebuilt_xlsx(workbook, extra_members=10_000))
+    # Padding below the ratio check and a few more members: the workbook reads as before.
+    assert (
+        table_read(data=rebuilt_xlsx(workbook, sheet_padding=512 << 10, extra_members=10)).rows
+        == table_read(data=workbook).rows
+    )
+
+
+def test_the_zip_bomb_message_is_translated():
+    from django.utils import translation
+
+    bomb = rebuilt_xlsx(xlsx_bytes(TICKETS), sheet_padding=2 << 20)
+    with translation.override("en"):
+        assert problem(bomb).startswith("The Excel file would be too large once decompressed")

@@ -15,7 +15,7 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from agents.knowledge import parsing
+from agents.knowledge import sniffing
 from agents.knowledge.parsing import (
     MAX_COMPRESSION_RATIO,
     MAX_UNCOMPRESSED_BYTES,
@@ -203,6 +203,31 @@ def test_executables_are_recognised_but_text_starting_with_mz_is_fine():
     assert texts(parse_document("MZ系列产品说明书".encode(), "说明.txt")) == ["MZ系列产品说明书"]
 
 
+def test_a_web_page_named_txt_is_refused_but_text_mentioning_tags_is_fine():
+    page = b"<!-- saved -->\n<!DOCTYPE html><html><body><p>\xe9\x80\x9a\xe7\x9f\xa5</p></body></html>"
+    assert error_of(page, "通知.txt") == "文件内容与扩展名不符：扩展名为 .txt，但内容不是文本（看起来是 HTML 网页）。"
+    assert sniff_kind(page, "通知.html") == "html"
+    assert texts(parse_document("在网页中用 <p> 标签分段。".encode(), "说明.txt")) == ["在网页中用 <p> 标签分段。"]
+
+
+def test_messages_follow_the_language_in_use():
+    from django.utils import translation
+
+    program = b"MZ\x90\x00\x03\x00\x00\x00" + bytes(200)
+    with translation.override("en"):
+        assert error_of(program, "report.pdf") == (
+            "The file's content does not match its extension: the extension is .pdf, "
+            "but the content is not a PDF (it looks like a program)."
+        )
+        assert (
+            error_of(b"", "a.txt") == "No text could be extracted from the file: it is empty, or it is a scan or image."
+        )
+        assert error_of(b"x", "setup.exe").startswith("Unsupported file type: .exe.")
+    assert (
+        error_of(program, "report.pdf") == "文件内容与扩展名不符：扩展名为 .pdf，但内容不是 PDF（看起来是可执行程序）。"
+    )
+
+
 def test_binary_bytes_named_txt_are_not_text():
     garbage = bytes(random.Random(7).randrange(256) for _ in range(2000)) + b"\x00"
     message = error_of(garbage, "数据.txt")
@@ -224,9 +249,21 @@ def test_unknown_or_missing_extensions_are_refused(filename, expected):
     assert expected in error_of("内容".encode(), filename)
 
 
-@pytest.mark.parametrize("filename", ["../etc/passwd.txt", "a/b.txt", "a\\b.txt", "..txt", "政策..pdf", "/srv/x.pdf"])
-def test_file_names_with_paths_are_refused(filename):
-    assert error_of(b"hello", filename) == "文件名不合法：文件名中不能包含路径分隔符（/ 或 \\）或“..”。"
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "../etc/passwd.txt",
+        "a/b.txt",
+        "a\\b.txt",
+        "..txt",
+        "政策..pdf",
+        "/srv/x.pdf",
+        "a\x00.txt",
+        "报告\u202etxt.exe.pdf",
+    ],
+)
+def test_file_names_with_paths_or_control_characters_are_refused(filename):
+    assert error_of(b"hello", filename) == "文件名不合法：文件名中不能包含路径分隔符（/ 或 \\）、“..”或控制字符。"
 
 
 @pytest.mark.parametrize(
@@ -621,14 +658,17 @@ def test_docx_size_and_ratio_limits(monkeypatch):
     data = make_docx(_policy_docx)
     assert MAX_UNCOMPRESSED_BYTES == 200 * 1024 * 1024
     assert MAX_COMPRESSION_RATIO == 100
-    monkeypatch.setattr(parsing, "MAX_UNCOMPRESSED_BYTES", 10_000)
+    monkeypatch.setattr(sniffing, "MAX_UNCOMPRESSED_BYTES", 10_000)
+    assert "疑似压缩炸弹" in error_of(data, "a.docx")
+    monkeypatch.undo()
+    monkeypatch.setattr(sniffing, "MAX_ZIP_MEMBERS", 3)
     assert "疑似压缩炸弹" in error_of(data, "a.docx")
 
     monkeypatch.undo()
     highly_compressible = make_docx(lambda d: d.add_paragraph("重复" * 20000))
     assert parse_document(highly_compressible, "a.docx").blocks[0].text.startswith("重复重复")
-    monkeypatch.setattr(parsing, "RATIO_CHECK_MIN_BYTES", 1000)
-    monkeypatch.setattr(parsing, "MAX_COMPRESSION_RATIO", 5)
+    monkeypatch.setattr(sniffing, "RATIO_CHECK_MIN_BYTES", 1000)
+    monkeypatch.setattr(sniffing, "MAX_COMPRESSION_RATIO", 5)
     assert "疑似压缩炸弹" in error_of(highly_compressible, "a.docx")
 
 

@@ -6,9 +6,9 @@ from django.db import connection
 from django.urls import reverse
 
 from agents.models import Conversation, Run, UsageCounter
-from agents.runtime.display import text_for
 from agents.runtime.events import AnswerDelta, RunFinished, Sources
 from agents.runtime.pipeline import run_execute, run_stream
+from agents.runtime.visibility import visible_run
 from tests.agents.runtime.helpers import model_endpoint, policy_knowledge_base, published_agent, valid_id_number
 
 
@@ -53,10 +53,10 @@ def test_the_model_never_sees_personal_data_and_only_entitled_viewers_see_it_bac
     with connection.cursor() as cursor:
         cursor.execute("SELECT mask_mapping FROM agents_run WHERE id = %s", [run.pk])
         assert id_number not in cursor.fetchone()[0]
-    assert id_number in text_for(run=run, user=tenant_a.staff, text=run.answer)
-    assert id_number not in text_for(run=run, user=tenant_a.leader, text=run.answer)
-    assert id_number not in text_for(run=run, user=tenant_a.admin, text=run.answer)
-    assert id_number not in text_for(run=run, user=tenant_b.staff, text=run.answer)
+    assert id_number in visible_run(run=run, viewer=tenant_a.staff).text
+    assert id_number not in visible_run(run=run, viewer=tenant_a.leader).text
+    assert id_number not in visible_run(run=run, viewer=tenant_a.admin).draft
+    assert not visible_run(run=run, viewer=tenant_b.staff).visible
 
 
 def test_a_conversation_keeps_its_history_and_its_placeholders(tenant_a, tenant_b, fake_openai):

@@ -6,6 +6,7 @@ from agents.models import Run, UsageCounter
 from agents.runtime.access import AgentNotAvailable
 from agents.runtime.events import AnswerDelta, RunFinished, RunStarted, Sources
 from agents.runtime.pipeline import RunInputInvalid, run_execute, run_stream
+from agents.runtime.visibility import delivered
 from tests.agents.runtime.helpers import policy_knowledge_base, published_agent
 
 
@@ -114,4 +115,4 @@ def test_retrieval_only_answers_quote_the_documents_and_skip_review(tenant_a, te
         tenant_a.department, knowledge_bases=[policy_knowledge_base(tenant_a.department)], requires_review=True
     )
     run = run_execute(principal=tenant_a.staff, agent=agent, message="博士安居补贴")
-    assert run.review_status == Run.Review.NONE and "3000元" in run.delivered_text
+    assert run.review_status == Run.Review.NONE and "3000元" in delivered(run)[0]

@@ -7,6 +7,7 @@ from django.urls import reverse
 from agents.models import Run
 from agents.runtime.pipeline import run_execute
 from agents.runtime.review import Decision, review_queue, run_review
+from agents.runtime.visibility import delivered
 from tests.agents.runtime.helpers import model_endpoint, published_agent
 
 
@@ -51,7 +52,7 @@ def test_an_edited_text_is_stored_masked_and_delivered_as_edited(pending, tenant
     )
     assert run.review_status == Run.Review.EDITED
     assert "13800138000" not in run.final_text and "【手机号1】" in run.final_text
-    assert run.delivered_text == run.final_text
+    assert delivered(run)[0] == run.final_text
 
 
 def test_rejecting_needs_a_reason_and_the_requester_sees_it(pending, tenant_a, login):
