@@ -60,7 +60,7 @@ def exposure_warning(host: str) -> list[str]:
     """What the run command says when it listens where other machines can reach it (nothing on loopback)."""
     if is_loopback(host):
         return []
-    hosts = os.environ.get("DJANGO_ALLOWED_HOSTS") or ",".join(served_hosts())
+    hosts = os.environ.get("DJANGO_ALLOWED_HOSTS") or ",".join(h for h in served_hosts() if h != "testserver")
     return [
         f"注意：正在监听 {host}，其他计算机也能通过未加密的 HTTP 访问本平台。正式使用请按 platform/README.md "
         "以生产模式部署在 HTTPS 之后。",
