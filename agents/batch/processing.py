@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from tenants.quotas import QuotaExceeded
 
-from ..llm.limits import slot_give, slot_take
+from ..llm.limits import slot_give, slot_take, slot_wanted
 from ..models import BatchJob, BatchRow, ModelEndpoint, Run
 from ..runtime.access import AgentNotAvailable
 from ..runtime.events import RunFinished, RunStarted
@@ -50,6 +50,7 @@ MAX_ATTEMPTS = 3  # claims of one row before it is given up as failed
 SLOT_HOLD_SECONDS = 5.0  # a thread keeps its endpoint slot across rows for this long, then lets others have it
 SLOT_POLL_MAX_SECONDS = 0.2  # the longest a thread waiting for a slot sleeps between tries
 SLOT_STEP_BACK_SECONDS = 0.1  # after letting a slot go, before trying again: a waiting thread may take it
+SLOT_YIELD_SECONDS = 0.6  # after letting a slot go to a waiting caller: longer than that caller's poll (0.3 s)
 RETRIEVAL_ONLY_THREADS = 4
 MODEL_FAILURES_BEFORE_PAUSE = 5  # consecutive runs that never reached the model
 PER_MINUTE_WAIT_MAX = 61  # a quota that frees within this many seconds is waited for, not paused on
@@ -356,7 +357,12 @@ class _Processor:
                     self.stop.wait(0.05)
                     continue
                 self._process(row)  # settling the row lets go of its lock
-                if slot and time.monotonic() - held_since >= SLOT_HOLD_SECONDS:
+                if slot and self.endpoint is not None and slot_wanted(self.endpoint):
+                    # Someone is waiting for the endpoint (a person in the workspace, an API call): they go first.
+                    self._give_slot()
+                    slot = None
+                    self.stop.wait(SLOT_YIELD_SECONDS * (0.5 + random.random()))  # noqa: S311
+                elif slot and time.monotonic() - held_since >= SLOT_HOLD_SECONDS:
                     # Other jobs (and other processes) on the same endpoint get their turn at the slots.
                     self._give_slot()
                     slot = None

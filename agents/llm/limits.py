@@ -11,7 +11,9 @@ Two layers, taken in this order and given back in reverse:
   all its slots on one database connection of its own (``_SlotHolder``), so they vanish with that
   connection when the process dies: nothing to clean up, nothing left held. Batch jobs take their
   slots here too (``slot_take``), and the model calls a batch thread makes under its slot do not take
-  a second one.
+  a second one. A caller waiting for a slot says so (a shared advisory lock per endpoint), and a batch
+  thread lets its slot go after the row it is on (``slot_wanted``): people are not kept waiting behind
+  a batch job.
 
 Waiting is bounded: a caller that gets no slot in time is told the endpoint is busy
 (``ModelUnavailable``) instead of queueing forever. If the database cannot be reached for a slot, the
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 # Advisory lock keys (one bigint each): a namespace in the high 32 bits. The batch jobs' job and row
 # locks use their own namespaces (agents/batch/processing.py).
 SLOT_LOCKS = 7_000_912 << 32
+WANT_LOCKS = 7_000_914 << 32  # + endpoint id: held shared by every process with a caller waiting for a slot
 SLOTS_PER_ENDPOINT = 1024  # above ModelEndpoint.max_concurrency's maximum (1000)
 SLOT_POLL_FIRST_SECONDS = 0.02  # a caller waiting for another process's slot tries again after this long,
 SLOT_POLL_MAX_SECONDS = 0.2  # doubling up to this
@@ -63,6 +66,7 @@ class _SlotHolder:
         self._lock = threading.Lock()
         self._conn = None
         self._held: set[int] = set()
+        self._wanting: dict[int, int] = {}  # want-lock key: this process's callers waiting on it
         self.generation = 0  # a new connection: the slots of the old one are gone with it
 
     def take(self, *, base: int, limit: int) -> tuple[int, int] | None:
@@ -98,6 +102,35 @@ class _SlotHolder:
                 log.warning("could not give back an endpoint slot; its connection is dropped", exc_info=True)
                 self._drop()
 
+    def want(self, key: int, *, waiting: bool) -> None:
+        """Say that one more (or one fewer) caller of this process waits for a slot of an endpoint."""
+        with self._lock:
+            count = self._wanting.get(key, 0)
+            if not waiting and count == 0:
+                return  # said on a connection since lost
+            count += 1 if waiting else -1
+            self._wanting[key] = count
+            if count == (1 if waiting else 0):
+                if not waiting:
+                    del self._wanting[key]
+                verb = "pg_advisory_lock_shared" if waiting else "pg_advisory_unlock_shared"
+                try:
+                    self._connection().execute(f"SELECT {verb}(%s)", [key])
+                except Exception:
+                    self._drop()
+                    raise
+
+    def wanted(self, key: int) -> bool:
+        """Whether a caller in another process waits for a slot of the endpoint (its want-lock is held)."""
+        with self._lock:
+            try:
+                # Exclusive for the statement only: it cannot be had while anyone else holds it shared.
+                row = self._connection().execute("SELECT pg_try_advisory_xact_lock(%s)", [key]).fetchone()
+            except Exception:
+                self._drop()
+                raise
+            return not row[0]
+
     def _connection(self):
         if self._conn is None or self._conn.closed:
             self._conn = _connect()
@@ -106,6 +139,7 @@ class _SlotHolder:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         self._held.clear()
+        self._wanting.clear()
         self.generation += 1
         if conn is not None:
             with contextlib.suppress(Exception):  # it is broken already
@@ -185,18 +219,25 @@ class EndpointLimiter:
         if not self._local_acquire(limit=limit, timeout=timeout):
             return False
         pause = SLOT_POLL_FIRST_SECONDS
-        while True:
-            taken = self._remote_try(limit)
-            if taken is not False:
-                with self._lock:
-                    self._slots.append(taken)
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._local_release()
-                return False
-            time.sleep(min(pause * (0.5 + random.random()), remaining))  # noqa: S311
-            pause = min(pause * 2, SLOT_POLL_MAX_SECONDS)
+        waiting = False
+        try:
+            while True:
+                taken = self._remote_try(limit)
+                if taken is not False:
+                    with self._lock:
+                        self._slots.append(taken)
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._local_release()
+                    return False
+                if not waiting:
+                    waiting = self._want(waiting=True)
+                time.sleep(min(pause * (0.5 + random.random()), remaining))  # noqa: S311
+                pause = min(pause * 2, SLOT_POLL_MAX_SECONDS)
+        finally:
+            if waiting:
+                self._want(waiting=False)
 
     async def aacquire(self, *, limit: int, timeout: float) -> bool:
         """The asynchronous ``acquire``: waits without blocking the event loop."""
@@ -204,6 +245,7 @@ class EndpointLimiter:
         if not await self._local_aacquire(limit=limit, timeout=timeout):
             return False
         pause = SLOT_POLL_FIRST_SECONDS
+        waiting = False
         try:
             while True:
                 attempt = asyncio.ensure_future(asyncio.to_thread(self._remote_try, limit))
@@ -220,11 +262,16 @@ class EndpointLimiter:
                 if remaining <= 0:
                     self._local_release()
                     return False
+                if not waiting:
+                    waiting = await asyncio.to_thread(self._want, waiting=True)
                 await asyncio.sleep(min(pause * (0.5 + random.random()), remaining))  # noqa: S311
                 pause = min(pause * 2, SLOT_POLL_MAX_SECONDS)
         except asyncio.CancelledError:
             self._local_release()
             raise
+        finally:
+            if waiting:
+                self._want(waiting=False)
 
     def release(self) -> None:
         if self._lent_here() and self._lent.nested:
@@ -256,6 +303,15 @@ class EndpointLimiter:
 
     def _base(self) -> int:
         return SLOT_LOCKS + self.endpoint_id * SLOTS_PER_ENDPOINT
+
+    def _want(self, *, waiting: bool) -> bool:
+        """Say (or stop saying) that a caller waits; whether it was said."""
+        try:
+            _slot_holder().want(WANT_LOCKS + self.endpoint_id, waiting=waiting)
+        except Exception:
+            log.warning("endpoint %s: could not say a caller waits for a slot", self.endpoint_id, exc_info=True)
+            return False
+        return True
 
     def _lent_here(self) -> bool:
         return getattr(self._lent, "slot", None) is not None
@@ -390,6 +446,12 @@ def slot_give(endpoint) -> None:
     limiter._lent.slot = None
     if taken is not None:
         _slot_holder().give(*taken)
+
+
+def slot_wanted(endpoint) -> bool:
+    """Whether a caller in another process waits for one of the endpoint's slots (a batch thread then lets
+    its own go after the row it is on)."""
+    return _slot_holder().wanted(WANT_LOCKS + endpoint.pk)
 
 
 def slots_held(endpoint) -> int:

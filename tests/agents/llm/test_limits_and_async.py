@@ -246,3 +246,48 @@ def test_the_endpoints_limit_holds_across_processes(transactional_db, tenant_a, 
     assert sorted(asked) == ["event-loop 进程的工单"] * 3 + ["threads 进程的工单"] * 3
     assert fake_openai.max_active == 2, "the model server never saw more calls at once than the endpoint allows"
     assert slots_held(endpoint) == 0, "a process that ended left none of the endpoint's slots held"
+
+
+def test_a_batch_job_in_a_worker_and_calls_from_another_process_share_the_limit(
+    transactional_db, tenant_a, tenant_b, fake_openai, tmp_path, wait_for
+):
+    from agents.models import BatchJob
+    from tests.agents.batch.helpers import chat_agent, key_for, tickets
+    from tests.agents.batch.test_resume import stored_job
+    from tests.agents.batch.test_worker_processes import Worker, broker_folder, enqueue
+
+    fake_openai.reply, fake_openai.first_token_delay = "城市管理类", 0.3
+    agent = chat_agent(tenant_a.department, fake_openai, max_concurrency=2)
+    key, _secret = key_for(agent)
+    job = stored_job(key, agent, tickets(30))
+    endpoint = agent.current_version.snapshot["model"]["endpoint_id"]
+    folder = broker_folder(tmp_path)
+    worker = Worker(folder, tmp_path / "worker.log")
+    go = tmp_path / "go"
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    caller = subprocess.Popen(
+        [sys.executable, "-c", CALLER, str(endpoint), "3", "threads", str(go)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert caller.stdout.readline().strip() == "ready"
+        wait_for(lambda: "ready" in (tmp_path / "worker.log").read_text(), timeout=60)
+        enqueue(folder, job.pk)
+        wait_for(lambda: fake_openai.active == 2, timeout=30, every=0.02)  # the job's threads hold both slots
+        go.touch()
+        output = caller.communicate(timeout=120)[0]
+        wait_for(lambda: BatchJob.objects.get(pk=job.pk).status == BatchJob.Status.FINISHED, timeout=120)
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+        worker.stop()
+    asked = [r["body"]["messages"][-1]["content"] for r in fake_openai.chat_requests]
+    theirs = [n for n, text in enumerate(asked) if text == "threads 进程的工单"]
+    assert len(theirs) == 3 and theirs[0] < len(asked) - 3, "the other process's calls came while the job ran"
+    assert "answers 3 城市管理类 城市管理类 城市管理类" in output, output
+    assert BatchJob.objects.get(pk=job.pk).done == 30
+    assert fake_openai.max_active == 2, "the job's rows and the other process's calls never exceeded the limit together"
