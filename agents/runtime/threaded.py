@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from django.utils import translation
 
 from ..blocking import blocking_runner
+from . import events as ev
 from .driving import SERVING
 from .pipeline import run_astream
 
@@ -67,13 +68,31 @@ async def start(*, run_kwargs: dict) -> AsyncIterator:
 
     async def events():
         yield first
+        held = None
         while True:
-            item = await queue.get()
+            item = held if held is not None else await queue.get()
+            held = None
             if item is _DONE:
                 return
             if isinstance(item, Exception):
                 log.error("run stream ended by an error: %s", item)
                 return
+            if isinstance(item, ev.AnswerDelta | ev.ReasoningDelta):
+                item, held = _coalesced(item, queue)
             yield item
 
     return events()
+
+
+def _coalesced(first, queue: asyncio.Queue):
+    """``first`` joined with the deltas of its kind already waiting behind it (a consumer that fell
+    behind sends one event for them, not one per token); returns it and the next item, if one was taken."""
+    texts = [first.text]
+    while True:
+        try:
+            item = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return type(first)("".join(texts)), None
+        if type(item) is not type(first):
+            return type(first)("".join(texts)), item
+        texts.append(item.text)
