@@ -144,20 +144,34 @@ def platform_environment(*, workers: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def served_platform(*, workers: int, ready_path: str = "/accounts/login/", timeout: float = 120):
+def served_platform(
+    *, workers: int, log: Path | None = None, ready_path: str = "/accounts/login/", timeout: float = 120
+):
     """The platform served as ``run.py`` serves it, in its own process group: yields ``(base_url, pid, command)``.
 
-    Ready once ``ready_path`` answers 200. Stopped with SIGTERM (then SIGKILL) to its process group.
+    Its output goes to ``log`` (else to ours). Ready once ``ready_path`` answers 200. Stopped with SIGTERM
+    (then SIGKILL) to its process group.
     """
     port = free_port()
     command = platform_command(port=port, workers=workers)
-    process = subprocess.Popen(command, cwd=ROOT, env=platform_environment(workers=workers), start_new_session=True)
+    output = open(log, "w") if log else None  # noqa: SIM115  (closed below, once the server has stopped)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=platform_environment(workers=workers),
+        start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise SystemExit(f"the platform exited ({process.returncode}) before answering: {' '.join(command)}")
+                where = f" (its output: {log})" if log else ""
+                raise SystemExit(
+                    f"the platform exited ({process.returncode}) before answering{where}: {' '.join(command)}"
+                )
             try:
                 with urllib.request.urlopen(url + ready_path, timeout=5) as response:  # noqa: S310  (loopback http)
                     if response.status == 200:
@@ -170,6 +184,8 @@ def served_platform(*, workers: int, ready_path: str = "/accounts/login/", timeo
         yield url, process.pid, command
     finally:
         _stop_group(process)
+        if output:
+            output.close()
 
 
 def _stop_group(process: subprocess.Popen) -> None:
@@ -222,6 +238,16 @@ def postmaster_pid() -> int | None:
         return int((localdb.pgdata() / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def database_setting(name: str) -> str:
+    """A setting of the embedded server (``SHOW name``)."""
+    import psycopg
+
+    from config import localdb
+
+    with psycopg.connect(host=str(localdb.socket_dir()), user=localdb.DATABASE_USER, dbname="postgres") as conn:
+        return str(conn.execute(f"SHOW {name}").fetchone()[0])
 
 
 def database_transactions(name: str) -> int:

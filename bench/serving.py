@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
@@ -52,6 +51,7 @@ from pathlib import Path
 
 from _db import ROOT, bench_database
 from _serving_common import (
+    database_setting,
     database_settled,
     database_transactions,
     fake_model,
@@ -312,15 +312,15 @@ async def call_retrieval(c: Clients) -> tuple[float, float]:
 class Phase:
     side: str
     level: int
-    calls: int
-    errors: int
-    error_samples: list[str]
+    calls: int  # measured calls started (and ended: each one succeeded or failed)
+    failures: list[str]  # what went wrong with each failed measured call
+    warmup_failures: list[str]
     ttft: list[float]
     total: list[float]
     wall: float
     server_cpu: float | None = None
     db_cpu: float | None = None
-    transactions: int | None = None
+    transactions_per_call: float | None = None
 
     def summary(self) -> dict:
         ok = len(self.ttft)
@@ -329,8 +329,9 @@ class Phase:
             "level": self.level,
             "calls": self.calls,
             "succeeded": ok,
-            "errors": self.errors,
-            "error_samples": self.error_samples,
+            "errors": len(self.failures),
+            "warmup_errors": len(self.warmup_failures),
+            "error_samples": sorted(set(self.failures + self.warmup_failures))[:3],
             "wall_s": round(self.wall, 3),
             "per_s": round(ok / self.wall, 3) if self.wall else None,
         }
@@ -341,49 +342,59 @@ class Phase:
                 total_p50_ms=round(pct(self.total, 0.5) * 1e3, 1),
                 total_p95_ms=round(pct(self.total, 0.95) * 1e3, 1),
             )
+        # Per measured call, failed ones included (a failure costs the server too).
         runs = max(self.calls, 1)
         if self.server_cpu is not None:
             figures["server_cpu_ms_per_run"] = round(self.server_cpu * 1e3 / runs, 1)
         if self.db_cpu is not None:
             figures["db_cpu_ms_per_run"] = round(self.db_cpu * 1e3 / runs, 1)
-        if self.transactions is not None:
-            figures["transactions_per_run"] = round(self.transactions / runs, 1)
+        if self.transactions_per_call is not None:
+            figures["transactions_per_run"] = round(self.transactions_per_call, 1)
         return figures
 
 
 @dataclass
 class Meters:
-    """What is read before and after a platform phase: CPU of the server and the database, transactions."""
+    """The server's and the database's CPU, and the database's transactions, read around a platform phase."""
 
     server_pid: int
     db_pid: int | None
     database: str
 
-    def read(self) -> tuple[float, float | None, int]:
-        return (
-            tree_cpu_seconds(self.server_pid),
-            tree_cpu_seconds(self.db_pid) if self.db_pid else None,
-            database_transactions(self.database),
-        )
+    def cpu(self) -> tuple[float, float | None]:
+        return tree_cpu_seconds(self.server_pid), tree_cpu_seconds(self.db_pid) if self.db_pid else None
+
+    def transactions(self) -> int:
+        """All the platform's transactions so far, once the database has counted them (see database_settled)."""
+        database_settled(self.database)
+        return database_transactions(self.database)
 
 
 async def closed_loop(call, c: Clients, *, side: str, level: int, seconds: float, min_calls: int, meters=None) -> Phase:
     """``level`` callers each calling back to back, after one warm-up call each, until ``seconds`` have
-    passed and at least ``min_calls`` calls were started. Failed calls are counted (warm-ups included)."""
-    errors: list[str] = []
+    passed and at least ``min_calls`` calls were started. Failed calls are counted, not retried.
 
-    async def once() -> tuple[float, float] | None:
+    With ``meters``: the CPU of the server and of the database over the measured calls (read when they
+    start and half a second after the last one ends, for the work a run does after its last byte), and
+    the database's transactions over the warm-up and the measured calls together, per call (every call
+    does the same work; counting the warm-up too saves waiting a second time for the counts to settle).
+    """
+
+    async def once(failures: list[str]) -> tuple[float, float] | None:
         try:
             return await asyncio.wait_for(call(c), CALL_TIMEOUT)
         except Exception as exc:  # any failure of a call is a figure, not the end of the benchmark
-            errors.append(f"{type(exc).__name__}: {exc}"[:200])
+            failures.append(f"{type(exc).__name__}: {exc}"[:200])
             await asyncio.sleep(0.05)  # a failing server must not be hammered in a tight loop
             return None
 
-    await asyncio.gather(*(once() for _ in range(level)))
     if meters is not None:
-        await asyncio.to_thread(database_settled, meters.database)
-        before = await asyncio.to_thread(meters.read)
+        transactions_before = await asyncio.to_thread(meters.transactions)
+    warmup_failures: list[str] = []
+    await asyncio.gather(*(once(warmup_failures) for _ in range(level)))
+    if meters is not None:
+        cpu_before = await asyncio.to_thread(meters.cpu)
+    failures: list[str] = []
     ttft: list[float] = []
     total: list[float] = []
     started = 0
@@ -394,20 +405,21 @@ async def closed_loop(call, c: Clients, *, side: str, level: int, seconds: float
         nonlocal started
         while time.perf_counter() < deadline or started < min_calls:
             started += 1
-            measured = await once()
+            measured = await once(failures)
             if measured is not None:
                 ttft.append(measured[0])
                 total.append(measured[1])
 
     await asyncio.gather(*(caller() for _ in range(level)))
     wall = time.perf_counter() - began
-    phase = Phase(side, level, started, len(errors), errors[:3], ttft, total, wall)
+    phase = Phase(side, level, started, failures, warmup_failures, ttft, total, wall)
     if meters is not None:
-        await asyncio.to_thread(database_settled, meters.database)
-        after = await asyncio.to_thread(meters.read)
-        phase.server_cpu = after[0] - before[0]
-        phase.db_cpu = None if before[1] is None else after[1] - before[1]
-        phase.transactions = after[2] - before[2]
+        await asyncio.sleep(0.5)
+        cpu_after = await asyncio.to_thread(meters.cpu)
+        phase.server_cpu = cpu_after[0] - cpu_before[0]
+        phase.db_cpu = None if cpu_before[1] is None else cpu_after[1] - cpu_before[1]
+        transactions = await asyncio.to_thread(meters.transactions) - transactions_before
+        phase.transactions_per_call = transactions / (level + started)
     return phase
 
 
@@ -447,7 +459,8 @@ def targets_check(report: dict) -> list[dict]:
             add(f"50 in flight: throughput ≥ {TARGET_RATIO_AT_50}× direct", side, value, value >= TARGET_RATIO_AT_50)
         hundred = by.get((side, 100))
         if hundred:
-            add("100 in flight: no errors", side, hundred["errors"], hundred["errors"] == 0)
+            failed = hundred["errors"] + hundred["warmup_errors"]
+            add("100 in flight: no errors", side, failed, failed == 0)
             if "added_ttft_p95_ms" in hundred:
                 value = hundred["added_ttft_p95_ms"]
                 add(f"100 in flight: added TTFT p95 ≤ {TARGET_ADDED_P95_AT_100:.0f} ms", side, value, value <= 300)
@@ -480,7 +493,8 @@ def print_report(report: dict) -> None:
         f"\nplatform: {config['workers']} web process(es): {config['command']}\n"
         f"model: first token after {FIRST_TOKEN_SECONDS * 1e3:.0f} ms, {len(REPLY)} tokens at "
         f"{1 / CHUNK_SECONDS:.0f}/s; agent {SCENARIO} with {config['passages']} passages ({config['embedder']} "
-        f"embedder), endpoint max_concurrency {config['max_concurrency']}; {config['seconds']:.0f} s and ≥ "
+        f"embedder), endpoint max_concurrency {config['max_concurrency']}, database max_connections "
+        f"{config['database_max_connections']}; {config['seconds']:.0f} s and ≥ "
         f"{config['min_calls']} calls per side and level; times in ms; CPU-ms and transactions are per run"
     )
     phases = report["phases"]
@@ -517,9 +531,12 @@ def print_report(report: dict) -> None:
                 f"| {_f(r.get('server_cpu_ms_per_run'), 1)} | {_f(r.get('db_cpu_ms_per_run'), 1)} "
                 f"| {_f(r.get('transactions_per_run'), 1)} |"
             )
-    failed = [r for r in phases if r["errors"]]
-    for r in failed:
-        print(f"\n{r['side']} at {r['level']}: {r['errors']} errors, e.g. {r['error_samples'][0]}")
+    for r in phases:
+        if r["errors"] or r["warmup_errors"]:
+            print(
+                f"\n{r['side']} at {r['level']}: {r['errors']} of {r['calls']} measured calls failed "
+                f"({r['warmup_errors']} of {r['level']} warm-up calls), e.g. {r['error_samples'][0]}"
+            )
     if report["targets"]:
         print("\n### targets (issue 16)\n")
         print("| target | side | measured | met |")
@@ -552,7 +569,8 @@ def print_comparison(before: dict, after: dict) -> None:
         was = old.get((r["side"], r["level"]))
         if was is None or r["side"] == "direct":
             continue
-        cells = [f"{_f(was.get(k), 1)} → {_f(r.get(k), 1)}" for k in COMPARED]
+        digits = {"per_s": 2, "throughput_vs_direct": 2, "errors": 0}
+        cells = [f"{_f(was.get(k), digits.get(k, 1))} → {_f(r.get(k), digits.get(k, 1))}" for k in COMPARED]
         print(f"| {r['side']} | {r['level']} | " + " | ".join(cells) + " |")
 
 
@@ -597,7 +615,9 @@ async def measure(args, data: Platform, base_url: str, meters: Meters, model_url
             phases = {}
             for side, call, meter in order:
                 phases[side] = await closed_loop(call, c, side=side, level=level, meters=meter, **loop)
-                print(f"  {side} at {level}: {phases[side].calls} calls, {phases[side].errors} errors", flush=True)
+                print(
+                    f"  {side} at {level}: {phases[side].calls} calls, {len(phases[side].failures)} failed", flush=True
+                )
             direct = phases["direct"].summary()
             results.append(direct)
             for side, _call, _meter in sides[1:]:
@@ -606,22 +626,25 @@ async def measure(args, data: Platform, base_url: str, meters: Meters, model_url
                 extra = await closed_loop(
                     call_openai_endpoint_embedder, c, side="openai-embeddings-endpoint", level=1, meters=meters, **loop
                 )
-                print(f"  openai (embeddings endpoint) at 1: {extra.calls} calls, {extra.errors} errors", flush=True)
+                print(
+                    f"  openai (embeddings endpoint) at 1: {extra.calls} calls, {len(extra.failures)} failed",
+                    flush=True,
+                )
                 results.append(compare_with_direct(extra.summary(), direct))
         if "retrieval" in args.modes:
             for level in args.retrieval_levels:
                 phase = await closed_loop(call_retrieval, c, side="retrieval", level=level, meters=meters, **loop)
-                print(f"  retrieval at {level}: {phase.calls} calls, {phase.errors} errors", flush=True)
+                print(f"  retrieval at {level}: {phase.calls} calls, {len(phase.failures)} failed", flush=True)
                 results.append(phase.summary())
         return results
 
 
 def _last_prompt() -> list:
+    from django.db import connections
+
     from agents.models import Run
 
     run = Run.objects.filter(via=Run.Via.OPENAI).order_by("-pk").first()
-    from django.db import connections
-
     prompt = list(run.prompt_messages) if run else []
     connections.close_all()  # the benchmark holds no connection to its database while measuring
     if not prompt:
@@ -635,7 +658,6 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("SHUZHI_BENCH_WORKERS", "0")) or None,
         help="web processes (default: as run.py serves: SHUZHI_WEB_WORKERS, else its own default)",
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per side and level")
@@ -689,8 +711,11 @@ def main(argv: list[str] | None = None) -> dict:
 
             connections.close_all()
             print(f"set up in {time.perf_counter() - t:.0f} s: {data.passages} passages ({args.embedder})", flush=True)
-            with served_platform(workers=workers) as (base_url, pid, command):
-                print(f"serving: {' '.join(command)}", flush=True)
+            server_log = json_path.with_suffix(".server.log")
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            max_connections = database_setting("max_connections")
+            with served_platform(workers=workers, log=server_log) as (base_url, pid, command):
+                print(f"serving: {' '.join(command)} (its output: {server_log})", flush=True)
                 meters = Meters(server_pid=pid, db_pid=postmaster_pid(), database=args.database)
                 phases = asyncio.run(measure(args, data, base_url, meters, model))
     finally:
@@ -706,6 +731,7 @@ def main(argv: list[str] | None = None) -> dict:
             "seconds": args.seconds,
             "min_calls": args.min_calls,
             "max_concurrency": max_concurrency,
+            "database_max_connections": max_connections,
             "first_token_ms": FIRST_TOKEN_SECONDS * 1e3,
             "tokens": len(REPLY),
             "tokens_per_s": 1 / CHUNK_SECONDS,
@@ -720,8 +746,10 @@ def main(argv: list[str] | None = None) -> dict:
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(f"\nfigures written to {json_path}")
     if args.compare:
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        try:
             print_comparison(json.loads(Path(args.compare).read_text()), report)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"\ncould not compare with {args.compare}: {exc!r}")
     return report
 
 

@@ -63,7 +63,7 @@ def test_the_serving_benchmark_measures_every_side_and_reports_every_figure(tmp_
     sides = {"direct", "openai", "workspace", "openai-embeddings-endpoint", "retrieval"}
     assert set(phases) == {(side, 1) for side in sides}
     for phase in phases.values():
-        assert (phase["calls"], phase["succeeded"], phase["errors"]) == (2, 2, 0), phase
+        assert (phase["calls"], phase["succeeded"], phase["errors"], phase["warmup_errors"]) == (2, 2, 0, 0), phase
     for side in ("openai", "workspace", "openai-embeddings-endpoint"):
         assert set(phases[side, 1]) >= PLATFORM_FIGURES, side
         # A run reads and writes the database and costs the server CPU: the meters see the served processes.
