@@ -290,3 +290,20 @@ def database_settled(name: str, *, idle_seconds: float = 10.5, timeout: float = 
             if not busy and idle_for >= idle_seconds:
                 return
             time.sleep(min(0.5, max(0.05, idle_seconds - idle_for)) if not busy else 0.2)
+
+
+def database_sessions_ended(name: str, *, timeout: float = 15) -> None:
+    """Wait until no session uses database ``name`` (a stopped server's backends end a moment after it);
+    then end any left, so that the throw-away database can be dropped."""
+    import psycopg
+
+    from config import localdb
+
+    deadline = time.monotonic() + timeout
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    with psycopg.connect(
+        host=str(localdb.socket_dir()), user=localdb.DATABASE_USER, dbname="postgres", autocommit=True
+    ) as conn:
+        while conn.execute(query, [name]).fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])

@@ -51,6 +51,7 @@ from pathlib import Path
 
 from _db import ROOT, bench_database
 from _serving_common import (
+    database_sessions_ended,
     database_setting,
     database_settled,
     database_transactions,
@@ -577,7 +578,7 @@ def print_comparison(before: dict, after: dict) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-async def measure(args, data: Platform, base_url: str, meters: Meters, model_url: str) -> list[dict]:
+async def measure(args, data: Platform, base_url: str, meters: Meters, model_url: str, workers: int) -> list[dict]:
     import openai
 
     httpx = http_module()
@@ -602,6 +603,16 @@ async def measure(args, data: Platform, base_url: str, meters: Meters, model_url
         # The baseline sends the very prompt the platform built for the question.
         await call_openai(c)
         data.prompt = await asyncio.to_thread(_last_prompt)
+        # Every web process warmed up before anything is measured (its first run loads the embedding model,
+        # its first queries prepare): bursts of concurrent calls reach each of them.
+        warmups = {"openai": call_openai, "workspace": call_workspace, "retrieval": call_retrieval}
+        if data.endpoint_identifier:
+            warmups["openai-embeddings-endpoint"] = call_openai_endpoint_embedder
+        for name, call in warmups.items():
+            done = await asyncio.gather(*(call(c) for _ in range(4 * workers)), return_exceptions=True)
+            failed = [d for d in done if isinstance(d, BaseException)]
+            if failed:
+                print(f"  warming up {name}: {len(failed)} of {len(done)} calls failed: {failed[0]!r}", flush=True)
         sides = [("direct", call_direct, None)]
         if "openai" in args.modes:
             sides.append(("openai", call_openai, meters))
@@ -717,39 +728,45 @@ def main(argv: list[str] | None = None) -> dict:
             with served_platform(workers=workers, log=server_log) as (base_url, pid, command):
                 print(f"serving: {' '.join(command)} (its output: {server_log})", flush=True)
                 meters = Meters(server_pid=pid, db_pid=postmaster_pid(), database=args.database)
-                phases = asyncio.run(measure(args, data, base_url, meters, model))
+                phases = asyncio.run(measure(args, data, base_url, meters, model, workers))
+            config = {
+                "started": started,
+                "workers": workers,
+                "command": " ".join(command),
+                "embedder": args.embedder,
+                "documents": args.documents,
+                "passages": data.passages,
+                "seconds": args.seconds,
+                "min_calls": args.min_calls,
+                "max_concurrency": max_concurrency,
+                "database_max_connections": max_connections,
+                "first_token_ms": FIRST_TOKEN_SECONDS * 1e3,
+                "tokens": len(REPLY),
+                "tokens_per_s": 1 / CHUNK_SECONDS,
+                "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                "transactions": "pg_stat_database xact_commit + xact_rollback of the benchmark's database, per call",
+            }
+            report = report_write(config=config, phases=phases, path=json_path, compare=args.compare)
+            # The stopped server's database sessions end a moment after it does; the database is dropped then.
+            database_sessions_ended(args.database)
     finally:
         shutil.rmtree(media, ignore_errors=True)
-    report = {
-        "config": {
-            "started": started,
-            "workers": workers,
-            "command": " ".join(command),
-            "embedder": args.embedder,
-            "documents": args.documents,
-            "passages": data.passages,
-            "seconds": args.seconds,
-            "min_calls": args.min_calls,
-            "max_concurrency": max_concurrency,
-            "database_max_connections": max_connections,
-            "first_token_ms": FIRST_TOKEN_SECONDS * 1e3,
-            "tokens": len(REPLY),
-            "tokens_per_s": 1 / CHUNK_SECONDS,
-            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "transactions": "pg_stat_database xact_commit + xact_rollback of the benchmark's database",
-        },
-        "phases": phases,
-    }
+    return report
+
+
+def report_write(*, config: dict, phases: list[dict], path: Path, compare: str | None) -> dict:
+    """Print the tables and write the figures as JSON to ``path`` (and compare with an earlier file)."""
+    report = {"config": config, "phases": phases}
     report["targets"] = targets_check(report)
     print_report(report)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2))
-    print(f"\nfigures written to {json_path}")
-    if args.compare:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    print(f"\nfigures written to {path}")
+    if compare:
         try:
-            print_comparison(json.loads(Path(args.compare).read_text()), report)
+            print_comparison(json.loads(Path(compare).read_text()), report)
         except (OSError, ValueError, KeyError) as exc:
-            print(f"\ncould not compare with {args.compare}: {exc!r}")
+            print(f"\ncould not compare with {compare}: {exc!r}")
     return report
 
 
