@@ -6,7 +6,9 @@ child process, the CPU time of a process tree, and the transactions of a databas
 - :func:`served_platform`: the platform as ``run.py`` serves it (its uvicorn command and web processes),
   on the benchmark's database;
 - :func:`tree_cpu_seconds`: user + system CPU of a process and all its descendants, those that ended included;
-- :func:`database_transactions`: committed + rolled-back transactions of one database (pg_stat_database).
+- :func:`database_transactions`: committed + rolled-back transactions of one database (pg_stat_database),
+  :func:`database_settled` to wait until PostgreSQL has published them, :func:`database_sessions_ended` before
+  dropping the database.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ form, masking, knowledge_search and current_datetime tools) with the demo bureau
 documents as its knowledge base, review turned off (an answer waiting for review is not streamed) and its
 endpoint's concurrency limit above the top level, so that nothing queues.
 
-At each level, N callers in one asyncio loop of this process stream back to back (closed loop) for
-``--seconds`` and at least ``--min-calls`` calls, after one warm-up call each:
+Every web process is warmed up first (bursts of concurrent calls on every side). At each level, N callers
+in one asyncio loop of this process stream back to back (closed loop) for ``--seconds`` and at least
+``--min-calls`` calls, after one warm-up call each:
 
 - direct: the official ``AsyncOpenAI`` client on the fake model, with the very prompt the platform builds;
 - openai: the same client on the platform's ``/v1/chat/completions``, ``stream=True`` (key authentication,
@@ -31,7 +32,8 @@ direct, the CPU milliseconds per run of the server processes (``/proc/<pid>/stat
 children, and separately of the embedded PostgreSQL), and database transactions per run
 (``pg_stat_database`` xact_commit + xact_rollback of the benchmark's database: every query outside a
 transaction block counts one, a transaction block counts once). A table is printed, and the figures are
-written as JSON for comparing runs (``--compare`` prints the ratios against an earlier file).
+written as JSON for comparing runs (``--compare`` prints them beside an earlier file's); the server's own
+output goes to a log beside it.
 """
 
 from __future__ import annotations
