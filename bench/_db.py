@@ -34,7 +34,9 @@ def bench_database(name: str):
         from django.db import connections
 
         connections.close_all()
-        with psycopg.connect(host=host, user=localdb.DATABASE_USER, dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        if started:
-            localdb.stop()
+        try:
+            with psycopg.connect(host=host, user=localdb.DATABASE_USER, dbname="postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        finally:
+            if started:  # stopped even when the database could not be dropped
+                localdb.stop()
