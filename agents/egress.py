@@ -52,8 +52,9 @@ import anyio
 import httpcore2
 import httpx2
 import idna
-from asgiref.sync import sync_to_async
 from django.utils.translation import gettext as _
+
+from .blocking import run_blocking
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -432,8 +433,8 @@ class _Guard:
 
     async def aaddresses(self, raw_host: str, port: int) -> list[str]:
         host = _canonical_host(raw_host)
-        # The allow-list is read through Django's thread-sensitive bridge, like any ORM call from async code.
-        policy = await sync_to_async(_policy_load)(purpose=self.purpose, endpoint=self.endpoint)
+        # The allow-list is a database read: a blocking step (see ``agents.blocking``).
+        policy = await run_blocking(_policy_load, purpose=self.purpose, endpoint=self.endpoint)
         if not _name_could_pass(host, policy):
             raise _not_listed(host)
         try:

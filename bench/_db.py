@@ -36,7 +36,9 @@ def bench_database(name: str):
         connections.close_all()
         for conn in connections.all():
             conn.close_pool()  # the process's pool keeps its idle connections open otherwise
-        with psycopg.connect(host=host, user=localdb.DATABASE_USER, dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        if started:
-            localdb.stop()
+        try:
+            with psycopg.connect(host=host, user=localdb.DATABASE_USER, dbname="postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        finally:
+            if started:  # stopped even when the database could not be dropped
+                localdb.stop()

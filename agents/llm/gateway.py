@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import httpx2
 import openai
-from asgiref.sync import sync_to_async
 from django.utils.translation import gettext as _
 
+from ..blocking import run_blocking
 from ..egress import EgressDenied, async_http_client, check_url, http_client
 from .limits import _busy, limiter_for
 from .reasoning import ThinkSplitter, split_stray_close
@@ -198,7 +198,7 @@ def embed_texts(*, endpoint, model: str, texts: list[str]) -> list[list[float]]:
 async def aembed_texts(*, endpoint, model: str, texts: list[str]) -> list[list[float]]:
     """The asynchronous ``embed_texts``."""
     try:
-        await sync_to_async(check_url)(endpoint.base_url, purpose="model", endpoint=endpoint)
+        await run_blocking(check_url, endpoint.base_url, purpose="model", endpoint=endpoint)
     except EgressDenied as exc:
         raise ModelRejected(str(exc)) from exc
     limiter = limiter_for(endpoint)
@@ -738,7 +738,7 @@ async def achat_stream(
     """
     call = _Call(targets, messages, tools)
     for target in call.targets:
-        rejected = await sync_to_async(_check_target)(target)
+        rejected = await run_blocking(_check_target, target)
         if rejected is not None:
             call.failures.append(rejected)
             continue
@@ -838,7 +838,7 @@ async def achat_complete(
     """The asynchronous ``chat_complete``."""
     call = _Call(targets, messages, tools)
     for target in call.targets:
-        rejected = await sync_to_async(_check_target)(target)
+        rejected = await run_blocking(_check_target, target)
         if rejected is not None:
             call.failures.append(rejected)
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -251,8 +252,9 @@ class AgentVersion(models.Model):
         self.digest = hashlib.sha256(self.snapshot_text.encode()).hexdigest()
         super().save(*args, **kwargs)
 
-    @property
+    @cached_property
     def snapshot(self) -> dict:
+        """The snapshot, parsed once per instance (a version never changes); treat it as read-only."""
         return json.loads(self.snapshot_text)
 
     @staticmethod

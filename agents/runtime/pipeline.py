@@ -4,14 +4,20 @@ A run row exists from the first moment (status "running"), its partial answer is
 seconds, and whatever happens — success, a model fault, a guardrail, the consumer going away, a
 bug — it ends with a final status, its trace, and its usage added exactly once. A process that
 dies mid-run leaves a "running" row that ``runs_fail_stuck`` closes.
+
+The pipeline is one async generator, ``run_astream``; the web server drives it on its event loop
+(blocking steps in a bounded thread pool), everything else synchronously through ``run_stream``
+(see ``driving``): one code path for every entry point.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from decimal import Decimal
 
 from django.utils import timezone
@@ -28,7 +34,6 @@ from ..llm import (
     Target,
     TextDelta,
     chat_complete,
-    chat_stream,
 )
 from ..llm import (
     ReasoningDelta as ModelReasoning,
@@ -44,6 +49,7 @@ from .access import (
     caller_department_id,
     readable_knowledge_bases,
 )
+from .driving import INLINE, SERVING, drive_inline
 from .events import (
     AnswerDelta,
     AnswerReplaced,
@@ -65,7 +71,7 @@ SAVE_EVERY_SECONDS = 2.0
 CANCEL_CHECK_SECONDS = 0.5
 TOOL_RESULT_CHARS = 4000  # of a tool's result kept in the trace
 
-__all__ = ["AgentNotAvailable", "QuotaExceeded", "RunInputInvalid", "run_execute", "run_stream"]
+__all__ = ["AgentNotAvailable", "QuotaExceeded", "RunInputInvalid", "run_astream", "run_execute", "run_stream"]
 
 
 def run_execute(**kwargs) -> Run:
@@ -77,8 +83,14 @@ def run_execute(**kwargs) -> Run:
     return run
 
 
-def run_stream(
+def run_stream(**kwargs) -> Iterator[RunEvent]:
+    """``run_astream`` (same arguments) as a plain generator, every step in the caller's own thread."""
+    return drive_inline(run_astream(io=INLINE, **kwargs))
+
+
+async def run_astream(
     *,
+    io=SERVING,
     principal,
     agent: Agent,
     message: str = "",
@@ -89,7 +101,7 @@ def run_stream(
     draft: bool = False,
     regenerate: Run | None = None,
     history: list[tuple[str, str]] | None = None,
-) -> Iterator[RunEvent]:
+) -> AsyncIterator[RunEvent]:
     """Run ``agent`` for ``principal`` and yield its events; the last one is ``RunFinished``.
 
     ``attachments`` are ``{"name", "text"}`` dicts (text already extracted). ``draft`` runs the
@@ -99,7 +111,40 @@ def run_stream(
     it is masked like the message and used when there is no ``conversation``. Raises
     ``AgentNotAvailable`` (answer 404), ``RunInputInvalid`` (a sentence for the caller) or
     ``QuotaExceeded`` (answer 429 with its ``retry_after``) before any run is stored; after that nothing raises except a bug, and even then the run is closed first.
+    ``io`` says how the steps run (``driving.SERVING`` on an event loop, ``driving.INLINE`` in place).
     """
+    execution, start = await io.blocking(
+        _prepare,
+        principal=principal,
+        agent=agent,
+        message=message,
+        form_values=form_values,
+        conversation=conversation,
+        attachments=attachments,
+        via=via,
+        draft=draft,
+        regenerate=regenerate,
+        history=history,
+    )
+    execution.io = io
+    yield await io.blocking(execution.open, **start)
+    try:
+        async for event in execution.body():
+            yield event
+    except (GeneratorExit, asyncio.CancelledError):
+        await io.blocking(execution.close, Run.Status.INCOMPLETE, _("调用方提前断开，回答未完成。"))
+        raise
+    except Exception:
+        log.exception("run %s failed", execution.run.pk)
+        await io.blocking(execution.close, Run.Status.FAILED, _("运行出错，请稍后重试；如果反复出现，请联系管理员。"))
+        raise
+    yield RunFinished(execution.run)
+
+
+def _prepare(
+    *, principal, agent, message, form_values, conversation, attachments, via, draft, regenerate, history
+) -> tuple[_Execution, dict]:
+    """Everything checked before a run is stored (see ``run_astream``'s refusals), and its execution."""
     snapshot, version = agent_resolve(principal=principal, agent=agent, draft=draft)
     api_key = principal if getattr(principal, "is_api_key", False) else None
     if api_key is not None:
@@ -135,19 +180,13 @@ def run_stream(
         via=via,
         regenerate=regenerate,
     )
-    yield from execution.start(
-        message=message, form_values=form_values or {}, attachments=attachments, system_text=system_text
-    )
-    try:
-        yield from execution.body()
-    except GeneratorExit:
-        execution.close(Run.Status.INCOMPLETE, _("调用方提前断开，回答未完成。"))
-        raise
-    except Exception:
-        log.exception("run %s failed", execution.run.pk)
-        execution.close(Run.Status.FAILED, _("运行出错，请稍后重试；如果反复出现，请联系管理员。"))
-        raise
-    yield RunFinished(execution.run)
+    start = {
+        "message": message,
+        "form_values": form_values or {},
+        "attachments": attachments,
+        "system_text": system_text,
+    }
+    return execution, start
 
 
 class _Execution:
@@ -195,13 +234,17 @@ class _Execution:
         self.last_save = self.started
         self.last_cancel_check = self.started
         self.run: Run | None = None
+        self.io = INLINE
+        # What the model loop or the output check ended with: (status, error).
+        self.outcome: tuple[str, str] = (Run.Status.SUCCEEDED, "")
 
     # ------------------------------------------------------------------ setup
 
     def mask(self, text: str) -> str:
         return self.masker.mask(text) if self.masker and text else text
 
-    def start(self, *, message, form_values, attachments, system_text) -> Iterator[RunEvent]:
+    def open(self, *, message, form_values, attachments, system_text) -> RunStarted:
+        """Mask what came in and store the run (status "running")."""
         masked_message = self.mask(message)
         masked_form = {k: self.mask(str(v)) if v is not None else "" for k, v in form_values.items()}
         masked_attachments = [{"name": a.get("name", ""), "text": self.mask(a["text"])} for a in attachments]
@@ -229,7 +272,7 @@ class _Execution:
             ai_label=(self.snapshot.get("guardrails") or {}).get("ai_label", True),
             review_required=requires_review,
         )
-        yield RunStarted(
+        return RunStarted(
             self.run,
             retrieval_only=not self.targets,
             requires_review=requires_review,
@@ -256,7 +299,25 @@ class _Execution:
 
     # ------------------------------------------------------------------ the run
 
-    def body(self) -> Iterator[RunEvent]:
+    async def body(self) -> AsyncIterator[RunEvent]:
+        has_knowledge = await self.io.blocking(self._retrieve)
+        if self.hits:
+            yield Sources(self.hits)
+        if not self.targets:
+            async for event in self._retrieval_only(has_knowledge=has_knowledge):
+                yield event
+            await self.io.blocking(self.close, Run.Status.SUCCEEDED)
+            return
+        messages = await self.io.blocking(self._messages)
+        async for event in self._converse(messages):
+            yield event
+        if self.outcome[0] == Run.Status.SUCCEEDED:
+            async for event in self._check_output(messages):
+                yield event
+        await self.io.blocking(self.close, *self.outcome)
+
+    def _retrieve(self) -> bool:
+        """The passages for the prompt and the tools the run may call; whether the agent has knowledge."""
         knowledge_bases = list(readable_knowledge_bases(snapshot=self.snapshot, department_id=self.agent.department_id))
         self.kb_ids = [kb.pk for kb in knowledge_bases]
         query = self.question or " ".join(v for v in self.run.form_values.values() if v)[:500]
@@ -264,12 +325,10 @@ class _Execution:
             hits = retrieve(knowledge_bases=knowledge_bases, query=query, top_k=RETRIEVE_TOP_K)
             self.hits = [self._hit_dict(n, hit) for n, hit in enumerate(hits, 1)]
             self.run.retrieved = self.hits
-            yield Sources(self.hits)
         self.tools = {t.function_name: t for t in self._tools()}
-        if not self.targets:
-            yield from self._retrieval_only(has_knowledge=bool(knowledge_bases))
-            self.close(Run.Status.SUCCEEDED)
-            return
+        return bool(knowledge_bases)
+
+    def _messages(self) -> list[dict]:
         messages = prompting.build_messages(
             system_text=self.system_text,
             snapshot=self.snapshot,
@@ -279,10 +338,7 @@ class _Execution:
             attachments=self.attachments,
         )
         self.run.prompt_messages = messages
-        status, error = yield from self._converse(messages)
-        if status == Run.Status.SUCCEEDED:
-            status, error = yield from self._check_output(messages)
-        self.close(status, error)
+        return messages
 
     def _hit_dict(self, n, hit) -> dict:
         return {
@@ -388,7 +444,7 @@ class _Execution:
         self.run.steps = self.steps
         return step
 
-    def _retrieval_only(self, *, has_knowledge: bool) -> Iterator[RunEvent]:
+    async def _retrieval_only(self, *, has_knowledge: bool) -> AsyncIterator[RunEvent]:
         direct = []
         # The caller's own text (the message and attached files) is what the tools work on; long
         # form fields (a pasted ticket or transcript) too, except for the format checker: a drafting
@@ -403,7 +459,9 @@ class _Execution:
                 continue
             text = own_text or ("" if tool.builtin == "document_format_check" else field_text)
             if text.strip():
-                step = self._run_tool(tool=tool, name=tool.function_name, arguments={"text": text})
+                step = await self.io.blocking(
+                    self._run_tool, tool=tool, name=tool.function_name, arguments={"text": text}
+                )
                 direct.append(step)
                 yield ToolStep(step)
         answer = retrieval_only.compose(hits=self.hits, tool_steps=direct, has_knowledge=has_knowledge)
@@ -414,12 +472,13 @@ class _Execution:
             return
         # Streamed in pieces like a model's answer, so every interface shows it the same way.
         for start in range(0, len(answer), 64):
-            yield from self._emit_raw(answer[start : start + 64])
+            for event in self._emit_raw(answer[start : start + 64]):
+                yield event
 
     # ------------------------------------------------------------------ the model
 
-    def _converse(self, messages: list[dict]) -> Iterator[RunEvent]:
-        """The model loop with tools; returns (status, error)."""
+    async def _converse(self, messages: list[dict]) -> AsyncIterator[RunEvent]:
+        """The model loop with tools; ends with ``self.outcome`` set."""
         definitions = tool_definitions(self.tools.values()) if self.tools else None
         max_steps = int(self.snapshot.get("max_tool_steps") or 0)
         rounds = 0
@@ -429,48 +488,60 @@ class _Execution:
             raw_text = raw_reasoning = ""
             try:
                 completed = None
-                for event in chat_stream(
+                stream = self.io.chat_stream(
                     targets=self.targets,
                     messages=messages,
                     tools=offer_tools,
                     response_format=self._response_format(),
                     stall_seconds=_stall_seconds(),
                     **self._model_options(),
-                ):
-                    if isinstance(event, TextDelta):
-                        raw_text += event.text
-                        yield from self._emit(event.text)
-                        if self.answer_filter.blocked_by:
+                )
+                async with aclosing(stream):
+                    async for event in stream:
+                        if isinstance(event, TextDelta):
+                            raw_text += event.text
+                            for shown in self._emit(event.text):
+                                yield shown
+                            if self.answer_filter.blocked_by:
+                                break
+                        elif isinstance(event, ModelReasoning):
+                            raw_reasoning += event.text
+                            shown = self.reasoning_filter.feed(event.text)
+                            if shown:
+                                self._first_output()
+                                self.reasoning += shown
+                                yield ReasoningDelta(shown)
+                        elif isinstance(event, Completed):
+                            completed = event
+                        if self._partial_due():
+                            await self.io.blocking(self._save_partial)
+                        if self._cancel_due() and await self.io.blocking(self._cancel_requested):
                             break
-                    elif isinstance(event, ModelReasoning):
-                        raw_reasoning += event.text
-                        shown = self.reasoning_filter.feed(event.text)
-                        if shown:
-                            self._first_output()
-                            self.reasoning += shown
-                            yield ReasoningDelta(shown)
-                    elif isinstance(event, Completed):
-                        completed = event
-                    self._save_partial()
-                    if self._cancelled():
-                        break
             except StreamBroken as exc:
                 self._count_partial(exc)
-                yield from self._flush()
+                for event in self._flush():
+                    yield event
                 status = Run.Status.INCOMPLETE if (exc.incomplete or self.answer) else Run.Status.FAILED
-                return status, exc.message
+                self.outcome = (status, exc.message)
+                return
             except ModelError as exc:
-                yield from self._flush()
-                return Run.Status.FAILED, exc.message
+                for event in self._flush():
+                    yield event
+                self.outcome = (Run.Status.FAILED, exc.message)
+                return
             if self.answer_filter.blocked_by:
                 self._block(self.answer_filter.blocked_by)
                 yield AnswerReplaced(self.answer)
-                return Run.Status.BLOCKED, ""
+                self.outcome = (Run.Status.BLOCKED, "")
+                return
             if completed is None:  # stopped by the requester
-                yield from self._flush()
-                return Run.Status.INCOMPLETE, _("已停止生成。")
+                for event in self._flush():
+                    yield event
+                self.outcome = (Run.Status.INCOMPLETE, _("已停止生成。"))
+                return
             self._count(completed)
-            yield from self._flush()
+            for event in self._flush():
+                yield event
             if completed.reasoning != raw_reasoning:
                 self.reasoning = (
                     self.reasoning[:reasoning_start] + guardrails.filter_text(completed.reasoning, self.words)[0]
@@ -481,7 +552,8 @@ class _Execution:
                 if blocked_by:
                     self._block(blocked_by)
                     yield AnswerReplaced(self.answer)
-                    return Run.Status.BLOCKED, ""
+                    self.outcome = (Run.Status.BLOCKED, "")
+                    return
                 self.answer = self.answer[:answer_start] + corrected
                 yield AnswerReplaced(self.answer)
             if completed.tool_calls and offer_tools:
@@ -497,33 +569,41 @@ class _Execution:
                     }
                 )
                 for call in completed.tool_calls:
-                    step = self._run_tool(
-                        tool=self.tools.get(call.name), name=call.name, arguments=call.arguments, call_id=call.id
+                    step = await self.io.blocking(
+                        self._run_tool,
+                        tool=self.tools.get(call.name),
+                        name=call.name,
+                        arguments=call.arguments,
+                        call_id=call.id,
                     )
                     self._first_output()
                     yield ToolStep(step)
                     messages.append({"role": "tool", "tool_call_id": call.id, "content": step["content"]})
                 continue
-            yield from self._flush()
+            for event in self._flush():
+                yield event
             if completed.finish_reason == "length":
-                return Run.Status.INCOMPLETE, _("回答达到最大长度限制被截断。")
-            return Run.Status.SUCCEEDED, ""
+                self.outcome = (Run.Status.INCOMPLETE, _("回答达到最大长度限制被截断。"))
+            else:
+                self.outcome = (Run.Status.SUCCEEDED, "")
+            return
 
     def _response_format(self) -> dict | None:
         output = self.snapshot.get("output") or {}
         return {"type": "json_object"} if output.get("mode") == "structured" else None
 
-    def _check_output(self, messages: list[dict]) -> Iterator[RunEvent]:
-        """Structured agents: the answer must match the schema, after at most one repair."""
+    async def _check_output(self, messages: list[dict]) -> AsyncIterator[RunEvent]:
+        """Structured agents: the answer must match the schema, after at most one repair (sets ``outcome``)."""
         output = self.snapshot.get("output") or {}
+        self.outcome = (Run.Status.SUCCEEDED, "")
         if output.get("mode") != "structured" or not output.get("schema"):
-            return Run.Status.SUCCEEDED, ""
+            return
         schema = output["schema"]
         data, problem = guardrails.parse_structured(self.answer, schema)
         if data is None:
             repair = {"problem": problem}
             try:
-                completed = chat_complete(
+                completed = await self.io.chat_complete(
                     targets=self.targets,
                     messages=guardrails.repair_messages(
                         messages=messages, answer=self.answer, problem=problem, schema=schema
@@ -534,26 +614,30 @@ class _Execution:
             except ModelError as exc:
                 repair["error"] = exc.message
                 self.run.guardrails = {**self.run.guardrails, "schema_repair": repair}
-                return Run.Status.FAILED, _("结构化结果不符合要求，修复时模型调用失败：%(reason)s") % {
-                    "reason": exc.message
-                }
+                self.outcome = (
+                    Run.Status.FAILED,
+                    _("结构化结果不符合要求，修复时模型调用失败：%(reason)s") % {"reason": exc.message},
+                )
+                return
             self._count(completed)
             text, blocked_by = guardrails.filter_text(completed.text, self.words)
             if blocked_by:
                 self._block(blocked_by)
                 yield AnswerReplaced(self.answer)
-                return Run.Status.BLOCKED, ""
+                self.outcome = (Run.Status.BLOCKED, "")
+                return
             data, second_problem = guardrails.parse_structured(text, schema)
             repair["repaired"] = data is not None
             self.run.guardrails = {**self.run.guardrails, "schema_repair": repair}
             self.answer = text
             yield AnswerReplaced(text)
             if data is None:
-                return Run.Status.FAILED, _("结构化结果不符合要求（已尝试修复一次）：%(problem)s") % {
-                    "problem": second_problem
-                }
+                self.outcome = (
+                    Run.Status.FAILED,
+                    _("结构化结果不符合要求（已尝试修复一次）：%(problem)s") % {"problem": second_problem},
+                )
+                return
         self.run.output_data = data
-        return Run.Status.SUCCEEDED, ""
 
     # ------------------------------------------------------------------ output
 
@@ -584,21 +668,29 @@ class _Execution:
         self.answer = _("该回答包含不允许输出的内容，已被拦截。如有疑问，请联系部门管理员。")
         self.run.guardrails = {**self.run.guardrails, "blocked_by": word}
 
-    def _cancelled(self) -> bool:
-        """Whether the requester asked to stop (looked up at most every CANCEL_CHECK_SECONDS)."""
+    def _cancel_due(self) -> bool:
+        """Whether to look up a stop request now (at most every CANCEL_CHECK_SECONDS)."""
         now = time.perf_counter()
         if now - self.last_cancel_check < CANCEL_CHECK_SECONDS:
             return False
         self.last_cancel_check = now
+        return True
+
+    def _cancel_requested(self) -> bool:
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
-    def _save_partial(self) -> None:
+    def _partial_due(self) -> bool:
+        """Whether to save the partial answer now (every SAVE_EVERY_SECONDS)."""
         now = time.perf_counter()
-        if now - self.last_save >= SAVE_EVERY_SECONDS:
-            self.last_save = now
-            Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
-                answer=self.answer, reasoning=self.reasoning
-            )
+        if now - self.last_save < SAVE_EVERY_SECONDS:
+            return False
+        self.last_save = now
+        return True
+
+    def _save_partial(self) -> None:
+        Run.objects.filter(pk=self.run.pk, status=Run.Status.RUNNING).update(
+            answer=self.answer, reasoning=self.reasoning
+        )
 
     def _count(self, completed: Completed | None) -> None:
         if completed is not None:

@@ -1,9 +1,11 @@
-"""A run in its own thread, its events fed to an asyncio queue: how async views stream a run.
+"""A run as an asyncio task of its own, its events fed to a queue: how async views stream a run.
 
-The run executes in a thread of its own and always runs to the end: a consumer that goes away
-(a browser that reloads, an API client that disconnects) only stops *listening*; the run is stored
-(or closed as incomplete) either way. The thread speaks the caller's language (the one active
-when the run was started), so the runtime's messages follow Accept-Language on the APIs.
+The run executes in a task of its own and always runs to the end: a consumer that goes away (a
+browser that reloads, an API client that disconnects) only stops *listening*; the run is stored (or
+closed as incomplete) either way. The run is ``run_astream`` driven on the server's event loop
+(``driving.SERVING``: the model streamed with the asynchronous gateway, blocking steps in a bounded
+thread pool): no thread per stream. The task speaks the caller's language (the one active when the
+run was started), so the runtime's messages follow Accept-Language on the APIs.
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from django.db import close_old_connections, connections
 from django.utils import translation
 
-from .pipeline import run_stream
+from ..blocking import blocking_runner
+from . import events as ev
+from .driving import SERVING
+from .pipeline import run_astream
 
 log = logging.getLogger(__name__)
 _DONE = object()
+# Runs still going after their consumer left: kept referenced until they end.
+_RUNNING: set[asyncio.Task] = set()
 
 
 class RunRefused(Exception):
@@ -31,49 +36,63 @@ class RunRefused(Exception):
         self.original = original
 
 
-def _worker(run_kwargs: dict, emit: Callable[[object], None], language: str | None = None) -> None:
-    close_old_connections()
+async def _drive(run_kwargs: dict, queue: asyncio.Queue, language: str | None) -> None:
     try:
-        with translation.override(language) if language else contextlib.nullcontext():
-            for event in run_stream(**run_kwargs):
-                emit(event)
+        # Every blocking step of the run, the gateway's and the egress guard's included, goes to the
+        # runs' thread pool: the run does not depend on the request's thread, which ends before it.
+        with (
+            blocking_runner(SERVING.blocking),
+            translation.override(language) if language else contextlib.nullcontext(),
+        ):
+            async for event in run_astream(io=SERVING, **run_kwargs):
+                queue.put_nowait(event)
     except Exception as exc:  # the pipeline has closed the run (or refused before storing one)
-        emit(exc)
+        queue.put_nowait(exc)
     finally:
-        emit(_DONE)
-        connections.close_all()
+        queue.put_nowait(_DONE)
 
 
 async def start(*, run_kwargs: dict) -> AsyncIterator:
-    """Start the run (``run_stream(**run_kwargs)``) in a thread; return an async iterator of its events
+    """Start the run (``run_astream(**run_kwargs)``) in a task; return an async iterator of its events
     once it has started (the first one is ``RunStarted``).
 
     Raises RunRefused when the runtime refuses the run (before anything is stored).
     """
-    loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
-
-    def emit(item):
-        # The event loop may be gone (the server shutting down): then nobody listens any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    threading.Thread(
-        target=_worker, args=(run_kwargs, emit, translation.get_language()), name="run", daemon=True
-    ).start()
+    task = asyncio.create_task(_drive(run_kwargs, queue, translation.get_language()), name="run")
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
     first = await queue.get()
     if isinstance(first, Exception):
         raise RunRefused(first)
 
     async def events():
         yield first
+        held = None
         while True:
-            item = await queue.get()
+            item = held if held is not None else await queue.get()
+            held = None
             if item is _DONE:
                 return
             if isinstance(item, Exception):
                 log.error("run stream ended by an error: %s", item)
                 return
+            if isinstance(item, ev.AnswerDelta | ev.ReasoningDelta):
+                item, held = _coalesced(item, queue)
             yield item
 
     return events()
+
+
+def _coalesced(first, queue: asyncio.Queue):
+    """``first`` joined with the deltas of its kind already waiting behind it (a consumer that fell
+    behind sends one event for them, not one per token); returns it and the next item, if one was taken."""
+    texts = [first.text]
+    while True:
+        try:
+            item = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return type(first)("".join(texts)), None
+        if type(item) is not type(first):
+            return type(first)("".join(texts)), item
+        texts.append(item.text)

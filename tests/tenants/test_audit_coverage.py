@@ -168,6 +168,7 @@ SERVICE_MODULES = [
     "agents.builder.services",
     "agents.batch.services",
     "agents.knowledge.ingestion",
+    "agents.knowledge.uploads",
     "agents.api.resources.services",
 ]
 # Service modules that write no configuration at all.
@@ -185,8 +186,10 @@ EXEMPT_SERVICES = {
     "agents.batch.services.agent_form_fields": "reads",
     "agents.batch.services.batch_principal": "reads",
     "agents.batch.services.batch_principal_problem": "reads",
-    "agents.knowledge.ingestion.upload_limit_bytes": "reads",
-    "agents.knowledge.ingestion.document_enqueue": "schedules ingestion",
+    "agents.knowledge.uploads.upload_limit_bytes": "reads",
+    "agents.knowledge.uploads.upload_refused": "builds an error message",
+    "agents.knowledge.uploads.upload_check": "reads and checks an uploaded file",
+    "agents.knowledge.uploads.document_enqueue": "schedules ingestion",
     "agents.knowledge.ingestion.document_retry": "ingestion progress",
     "agents.knowledge.ingestion.document_ingest": "ingestion progress",
     "agents.knowledge.ingestion.documents_fail_stuck": "ingestion progress",
@@ -328,9 +331,9 @@ def _policy_file():
     return SimpleUploadedFile(f"办法{next(_n)}.txt", f"第一条 为规范管理，制定本办法。{next(_n)}".encode())
 
 
-@walks("agents.knowledge.ingestion.document_upload")
+@walks("agents.knowledge.uploads.document_upload")
 def _document_upload(tenant):
-    from agents.knowledge.ingestion import document_upload
+    from agents.knowledge.uploads import document_upload
     from tests.agents.factories import make_knowledge_base
 
     kb = make_knowledge_base(tenant.department)

@@ -36,6 +36,8 @@ async def post_stream(client: AsyncClient, url: str, data: dict) -> tuple[int, l
 @pytest.mark.anyio
 async def test_a_message_streams_its_answer_and_the_conversation_keeps_it(tenant_a, tenant_b, fake_openai):
     fake_openai.reply = "根据[1]，博士每月补贴3000元，电话【手机号1】可咨询。"
+    # Tokens spaced out as a model sends them (tokens already waiting are sent as one event).
+    fake_openai.chunk_delay = 0.03
 
     def setup():
         endpoint = model_endpoint(tenant_a.department, fake_openai)
