@@ -161,9 +161,9 @@ WEB_POOL_MAX = 150
 def embedded_pool_sizes(*, web: int, workers: int, max_connections: int) -> tuple[int, int]:
     """Pool sizes (web process, worker process) that fit every process within the database's connections.
 
-    Web processes get the larger share: until a request gives back its own connection before its run
-    starts, a request waiting for its run holds two connections (its own and the run's), so a web
-    process needs about twice as many as the answers it serves at once. Each process also holds one
+    Web processes get the larger share: a request keeps its own connection while it waits for its run,
+    so a web process needs one per request in flight, plus ``SHUZHI_RUN_THREADS`` for the runs' steps.
+    Each process also holds one
     connection for its endpoint slots (agents/llm/limits.py), and the worker's main process and beat
     one pool each.
     """
