@@ -170,8 +170,11 @@ def home(request):
         "agents": lambda row: _agent_runs_url(row.get("key"), query),
         "departments": lambda row: _department_url(row.get("key"), query),
     }
+    rankings = selectors.ranking_tables(
+        department_ids=scope, period=period, by=tuple(by for by, _heading in RANKING_BY.values())
+    )
     for name, (by, heading) in RANKING_BY.items():
-        rows = selectors.rankings(department_ids=scope, period=period, by=by)
+        rows = rankings[by]
         tables[name] = _table(
             name, _("%(what)s排行") % {"what": heading}, ranking_columns(heading), rows, url=links.get(name)
         )
