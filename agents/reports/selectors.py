@@ -417,10 +417,12 @@ def trend(*, department_ids, period: Period, grain: str = "day") -> list[dict]:
 
 def _labels(by: str, keys: list) -> dict:
     """Display names (and extra columns) for ranking keys."""
-    if by == "agent":
+    if by == "agent":  # without model instances: a department's drill-down lists every agent it used
         return {
-            a.pk: {"label": a.name, "department": a.department.name, "icon": a.icon}
-            for a in Agent.objects.filter(pk__in=keys).select_related("department")
+            pk: {"label": name, "department": department, "icon": icon}
+            for pk, name, department, icon in Agent.objects.filter(pk__in=keys).values_list(
+                "pk", "name", "department__name", "icon"
+            )
         }
     if by == "department":
         return {d.pk: {"label": d.name} for d in Department.objects.filter(pk__in=keys)}
