@@ -24,7 +24,16 @@ from tenants.selectors import user_labels
 
 from . import selectors
 from .exports import FORMATS, Column, export_response
-from .tables import RANKING_BY, RUN_COLUMNS, TREND_COLUMNS, display, metric_cards, ranking_columns, table_cells
+from .tables import (
+    RANKING_BY,
+    RUN_COLUMNS,
+    TREND_COLUMNS,
+    display,
+    metric_cards,
+    ranking_columns,
+    table_cells,
+    table_row_html,
+)
 
 GRAINS = ("day", "week", "month")
 RUNS_PER_PAGE = 50
@@ -72,8 +81,9 @@ def _table(name: str, title, columns: list[Column], rows: list[dict], *, url=Non
         "columns": columns,
         "rows": rows,
         "cells": [
-            {"cells": cells, "url": url(row) if url else None, "row": row}
+            {"cells": cells, "url": link, "row": row, "html": table_row_html(cells, link)}
             for row, cells in zip(rows, table_cells(columns, rows), strict=True)
+            for link in [url(row) if url else None]
         ],
     }
 

@@ -313,3 +313,14 @@ def test_report_pages_cost_the_same_queries_however_many_runs_agents_and_departm
     grow(5, 800, seed=2)
     assert runs_shown() > shown + 400
     assert queries_per_page() == before
+
+
+def test_names_in_report_tables_are_shown_as_text_not_markup(login, tenant_a, tenant_b, usage):
+    from agents.models import Agent
+
+    Agent.objects.filter(pk=usage["agent_a"].pk).update(name='甲局<script>alert("x")</script>助手')
+    client = login(tenant_a.leader)
+    for url in (reverse("reports:home"), reverse("reports:department", args=[tenant_a.department.pk])):
+        html = client.get(url).content.decode()
+        assert "<script>alert" not in html
+        assert "甲局&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;助手</a></th>" in html
