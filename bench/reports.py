@@ -42,7 +42,7 @@ BASELINE = "e8a2b0af0a90721c764e494f388e5f98931bb3da"
 _args = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
 _args.add_argument("runs", nargs="?", type=int, default=1_000_000)
 _args.add_argument("--baseline", default=BASELINE, help="the commit served as the baseline (default: %(default)s)")
-_args.add_argument("--requests", type=int, default=30, help="measured requests per page and server")
+_args.add_argument("--requests", type=int, default=40, help="measured requests per page and server")
 ARGS = _args.parse_args()
 RUNS = ARGS.runs
 RUNS_PER_SESSION = 4

@@ -55,11 +55,13 @@ def _upsert(table: str, keys: tuple[str, ...], constraint: str) -> str:
     return sql.format(table, ", ".join(columns), ", ".join(f"%({name})s" for name in columns), constraint, added)
 
 
-# Every run goes to both rollups: per day, department, agent and user, and per day and department.
+# Every run goes to both rollups: per day, department, agent and user, and per day and department (one
+# statement: the first as a data-modifying WITH; each gets the run's histogram increments after it).
 _UPSERTS = (
     _upsert("agents_usagecounter", ("day", "department_id", "agent_id", "user_id"), "usage_counter_unique"),
     _upsert("agents_departmentusage", ("day", "department_id"), "department_usage_unique"),
 )
+_BOTH = "WITH counted AS ({counter}{increments} RETURNING 1) {department}{increments}"
 
 
 def run_meter(*, run: Run) -> bool:
@@ -147,8 +149,8 @@ def run_meter(*, run: Run) -> bool:
                 if value is not None:
                     index = latency_bucket(value) + 1  # PostgreSQL arrays count from 1
                     increments += f",\n    {column}[{index}] = c.{column}[{index}] + 1"
-            for sql in _UPSERTS:
-                cursor.execute(sql + increments, figures)
+            counter, department = _UPSERTS
+            cursor.execute(_BOTH.format(counter=counter, department=department, increments=increments), figures)
     run.metered_at = now
     return True
 
