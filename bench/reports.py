@@ -1,22 +1,50 @@
-"""Leaders' reports at a million runs: the overview from the rollups against the same figures from raw runs.
+"""Leaders' reports at a million runs: the pages over real HTTP against today's code, and the overview from
+the rollups against the same figures from raw runs.
 
 Generates RUNS runs (default 1,000,000; ``python bench/reports.py 200000`` for fewer) across 200 departments,
-2,000 agents and 5,000 people over 120 days with bulk SQL, builds the rollups with the rebuild service, then
-times ``overview()`` (this period and the previous one) for the leader of a district covering about half
-of the departments, against one SQL aggregation over the raw runs computing the same figures (exact
-percentiles), in the same run. See bench/README.md.
+2,000 agents and 5,000 people over 120 days with bulk SQL, builds the rollups with the rebuild service, then,
+for the leader of a district covering about half of the departments:
+
+- the whole pages as the logged-in leader gets them over HTTP: the overview (30 days, and the default 7)
+  and the district's department page, from this checkout under uvicorn (DEBUG off, as ``run.py`` serves
+  it) against the same pages from the baseline commit (the code before the rollup per day and department,
+  exported with ``git archive``) under uvicorn on the same database, requests alternating between the two,
+  p50/p95 and their ratios; the two servers' JSON of every page checked equal figure for figure;
+- the pages' queries (the same count whatever the data, see tests/agents/reports/test_views.py);
+- ``overview()`` (this period and the previous one) against one SQL aggregation over the raw runs
+  computing the same figures (exact percentiles), checked equal; the page's selectors in process; the
+  rollup rebuild of every day and the periodic reconciliation.
+
+``--baseline REF`` serves another commit as the baseline. See bench/README.md.
 """
 
+import argparse
 import hashlib
+import http.client
+import io
 import json
+import os
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
-from _db import bench_database
+from _db import ROOT, bench_database
 
-RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+# Today's code path: the last commit before the leaders' pages read the rollup per day and department.
+BASELINE = "e8a2b0af0a90721c764e494f388e5f98931bb3da"
+_args = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+_args.add_argument("runs", nargs="?", type=int, default=1_000_000)
+_args.add_argument("--baseline", default=BASELINE, help="the commit served as the baseline (default: %(default)s)")
+_args.add_argument("--requests", type=int, default=40, help="measured requests per page and server")
+ARGS = _args.parse_args()
+RUNS = ARGS.runs
 RUNS_PER_SESSION = 4
 DEPARTMENTS = 200
 AGENTS_PER_DEPARTMENT = 10
@@ -332,6 +360,176 @@ def raw_overview(ids: list[int], period) -> dict:
     return {k: {"value": figures[0][k], "previous": figures[1][k]} for k in figures[0]}
 
 
+# The platform as run.py serves it (uvicorn, one process, DEBUG off), from the checkout at ``sys.argv[1]``.
+# Connections are not kept between requests, as with the embedded default (see bench/api.py).
+PLATFORM = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import django
+django.setup()
+from django.conf import settings
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+import uvicorn
+from config.asgi import application
+uvicorn.run(application, host="127.0.0.1", port=int(sys.argv[2]), lifespan="off", access_log=False, log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def export_baseline(ref: str, folder: Path) -> str:
+    """The baseline commit's files (``git archive``, nothing registered in the repository); its short hash."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", f"{ref}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return commit
+
+
+class Site:
+    """One served checkout, fetched over one kept-alive HTTP connection as a browser would."""
+
+    def __init__(self, name: str, root: Path, cookie: str, var: Path) -> None:
+        from django.conf import settings
+
+        self.name, self.port, self.cookie = name, free_port(), cookie
+        env = {
+            **os.environ,
+            "DJANGO_DEBUG": "0",
+            # Both checkouts read the same sessions and secrets.
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+            "SHUZHI_ENCRYPTION_SALT": settings.SALT_KEY,
+            "SHUZHI_VAR_DIR": str(var),
+        }
+        self.process = subprocess.Popen([sys.executable, "-c", PLATFORM, str(root), str(self.port)], cwd=root, env=env)
+        self.connection = None
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status, _body, _seconds = self.get("/accounts/login/")
+                if status in (200, 302):  # the login page, or on to the reports for the logged-in leader
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"the {name} platform did not start")
+            time.sleep(0.3)
+
+    def get(self, path: str) -> tuple[int, bytes, float]:
+        """(status, body, seconds from sending the request to the last byte of the answer)."""
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        headers = {"Cookie": f"sessionid={self.cookie}", "Accept-Language": "zh-hans"}
+        began = time.perf_counter()
+        try:
+            self.connection.request("GET", path, headers=headers)
+            response = self.connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            self.connection = None
+            raise
+        seconds = time.perf_counter() - began
+        if response.getheader("Connection", "").lower() == "close":
+            self.connection.close()
+            self.connection = None
+        return response.status, body, seconds
+
+    def stop(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def json_differences(a, b, where: str = "") -> list[str]:
+    """Where two JSON answers differ (empty: equal), for the report."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = []
+        for key in sorted(set(a) | set(b), key=str):
+            found += json_differences(a.get(key), b.get(key), f"{where}.{key}")
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        found = []
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found += json_differences(x, y, f"{where}[{i}]")
+        return found
+    return [] if a == b else [f"{where}: {a!r} vs {b!r}"[:300]]
+
+
+def http_pages(world: dict, baseline_ref: str, requests: int) -> tuple[str, list[tuple], list[str], dict]:
+    """The pages over HTTP from this checkout and from the baseline: (baseline commit, rows of
+    (page, baseline seconds, seconds), differences between their figures, queries per page)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.models import Department
+
+    client = Client()
+    client.force_login(world["leader"], backend="django.contrib.auth.backends.ModelBackend")
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    district = Department.objects.get(code="d0")
+    pages = {
+        "overview, 30 days": "/reports/?period=30d",
+        "overview, default (7 days)": "/reports/",
+        "district's department page, 30 days": f"/reports/departments/{district.pk}/?period=30d",
+    }
+    queries = {}
+    for name, path in pages.items():
+        client.get(path)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        queries[name] = len(captured)
+
+    folder = Path(tempfile.mkdtemp(prefix="shuzhi-reports-baseline-"))
+    try:
+        commit = export_baseline(baseline_ref, folder / "code")
+        sites = [
+            Site("baseline", folder / "code", cookie, folder / "var-baseline"),
+            Site("this checkout", ROOT, cookie, folder / "var"),
+        ]
+        try:
+            differences = []
+            for name, path in pages.items():
+                answers = []
+                for site in sites:
+                    status, body, _seconds = site.get(path + ("&" if "?" in path else "?") + "format=json")
+                    assert status == 200, (site.name, path, status, body[:300])
+                    answers.append(json.loads(body))
+                differences += [f"{name}: {d}" for d in json_differences(*answers)]
+            samples = {(name, site.name): [] for name in pages for site in sites}
+            for path in pages.values():
+                for site in sites:
+                    for _ in range(3):  # warm: plans, caches and imports on both sides
+                        status, body, _seconds = site.get(path)
+                        assert status == 200 and b'data-metric="runs"' in body, (site.name, path, status)
+            for i in range(requests):
+                for name, path in pages.items():
+                    for site in sites if i % 2 == 0 else sites[::-1]:  # alternate who goes first
+                        status, _body, seconds = site.get(path)
+                        assert status == 200
+                        samples[(name, site.name)].append(seconds)
+        finally:
+            for site in sites:
+                site.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rows = [(name, samples[(name, "baseline")], samples[(name, "this checkout")]) for name in pages]
+    return commit, rows, differences, queries
+
+
 def main() -> None:
     from django.db import connection
     from django.utils import timezone
@@ -358,8 +556,14 @@ def main() -> None:
     reconcile = time.perf_counter() - clock
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE agents_usagecounter")
+        cursor.execute("VACUUM ANALYZE agents_departmentusage")
         cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('agents_usagecounter'))")
         counter_size = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM agents_departmentusage),"
+            " pg_size_pretty(pg_total_relation_size('agents_departmentusage'))"
+        )
+        department_rows, department_size = cursor.fetchone()
 
     leader = world["leader"]
     scope = selectors.report_department_ids(leader)
@@ -391,18 +595,36 @@ def main() -> None:
     def page():
         selectors.overview(department_ids=scope, period=month)
         selectors.trend(department_ids=scope, period=month, grain="day")
-        for by in selectors.RANKINGS:
-            selectors.rankings(department_ids=scope, period=month, by=by)
+        selectors.ranking_tables(department_ids=scope, period=month, by=selectors.RANKINGS)
         selectors.adoption(department_ids=scope, period=month)
 
     page_p = percentiles(timed(page, 10))
+    commit, http_rows, differences, queries = http_pages(world, ARGS.baseline, ARGS.requests)
 
     print(
         f"runs={Run.objects.count():,} ({run_size}) departments={len(world['departments'])} "
         f"agents={len(world['agents'])} people={len(world['users']):,} days={DAYS}; leader's subtree: "
         f"{len(scope)} departments; counters={UsageCounter.objects.count():,} rows ({counter_size}); "
-        f"generated in {generated:.0f} s"
+        f"sums per day and department={department_rows:,} rows ({department_size}); generated in {generated:.0f} s"
     )
+    print()
+    print(
+        f"Whole pages as the leader gets them over HTTP (uvicorn, DEBUG off), {ARGS.requests} requests each, "
+        f"alternating with the baseline ({commit}, today's code) on the same database:"
+    )
+    print()
+    print("| page | baseline p50 / p95 | this checkout p50 / p95 | ratio p50 / p95 | queries |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, before, after in http_rows:
+        (b50, b95), (a50, a95) = percentiles(before), percentiles(after)
+        print(
+            f"| {name} | {b50 * 1e3:.0f} / {b95 * 1e3:.0f} ms | {a50 * 1e3:.0f} / {a95 * 1e3:.0f} ms "
+            f"| {b50 / a50:.1f}× / {b95 / a95:.1f}× faster | {queries[name]} |"
+        )
+    print()
+    print("every figure of the pages (their JSON) equal to the baseline's:", "yes" if not differences else "NO")
+    for line in differences[:20]:
+        print("  ", line)
     print()
     print("| measure | rollups | raw runs | ratio |")
     print("| --- | --- | --- | --- |")

@@ -6,7 +6,7 @@ from .catalog import Scenario
 from .endpoints import ModelEndpoint
 from .knowledge import Document, KnowledgeBase, Passage
 from .prompts import PromptTemplate, PromptVariable
-from .runs import Conversation, Run, UsageCounter
+from .runs import Conversation, DepartmentUsage, Run, UsageCounter
 from .safety import SensitiveWordList
 from .tools import AllowedHost, Tool
 
@@ -17,6 +17,7 @@ __all__ = [
     "BatchJob",
     "BatchRow",
     "Conversation",
+    "DepartmentUsage",
     "Document",
     "KnowledgeBase",
     "ModelEndpoint",

@@ -270,13 +270,8 @@ def _empty_buckets() -> list[int]:
     return [0] * len(LATENCY_BUCKETS_MS)
 
 
-class UsageCounter(models.Model):
-    """Usage per day, caller department, agent and user: the rollup the leaders' reports read.
-
-    ``department`` is the caller's department (what its people used, whichever department owns the
-    agent). ``run_meter`` adds each finished run exactly once as it finishes; the reconciliation in
-    ``agents.reports.rollups`` recomputes a day's rows from the raw runs (ratings and review decisions
-    arrive later), so every row always equals the aggregate of the day's metered runs:
+class UsageFigures(models.Model):
+    """The figures both usage rollups hold, each the sum over the runs the row covers:
 
     - ``runs``/``failed_runs``: runs, and those that did not succeed (failed, incomplete, blocked);
     - ``conversations_started``: runs that opened a workspace conversation; ``messages``: runs made in one;
@@ -288,12 +283,6 @@ class UsageCounter(models.Model):
       version that review did not reject.
     """
 
-    audit_log = False
-
-    day = models.DateField(_("日期"))
-    department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey(Agent, verbose_name=_("智能体"), on_delete=models.CASCADE, related_name="+")
-    user_id = models.IntegerField(_("用户"), null=True, blank=True)
     runs = models.PositiveIntegerField(_("运行次数"), default=0)
     failed_runs = models.PositiveIntegerField(_("失败次数"), default=0)
     input_tokens = models.PositiveBigIntegerField(_("输入 token"), default=0)
@@ -312,6 +301,35 @@ class UsageCounter(models.Model):
     reviewed = models.PositiveIntegerField(_("已审核"), default=0)
     approved = models.PositiveIntegerField(_("审核通过"), default=0)
     minutes_saved = models.PositiveBigIntegerField(_("节省工时（分钟）"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+# The figures' columns, in declaration order (the rollup SQL lists them from here).
+USAGE_FIGURES: tuple[str, ...] = tuple(f.name for f in UsageFigures._meta.local_fields)
+
+
+class UsageCounter(UsageFigures):
+    """Usage per day, caller department, agent and user: the rollup the leaders' reports read per agent,
+    scenario and person (``DepartmentUsage`` sums it per day and department).
+
+    ``department`` is the caller's department (what its people used, whichever department owns the
+    agent). ``run_meter`` adds each finished run exactly once as it finishes; the reconciliation in
+    ``agents.reports.rollups`` recomputes a day's rows from the raw runs (ratings and review decisions
+    arrive later), so every row always equals the aggregate of the day's metered runs (the figures are
+    ``UsageFigures``').
+    """
+
+    audit_log = False
+
+    day = models.DateField(_("日期"))
+    # Indexed by the reports' index, which leads with it.
+    department = models.ForeignKey(
+        Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    agent = models.ForeignKey(Agent, verbose_name=_("智能体"), on_delete=models.CASCADE, related_name="+")
+    user_id = models.IntegerField(_("用户"), null=True, blank=True)
     # When reconciliation last recomputed the row (null: only run_meter has added to it since).
     reconciled_at = models.DateTimeField(_("核对时间"), null=True, blank=True, editable=False)
 
@@ -328,9 +346,48 @@ class UsageCounter(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["department", "day"], name="usage_counter_department_day"),
+            # What the reports rank agents, scenarios and people by and count people from, so that they read
+            # it alone (index-only), not the wider rows with the histograms.
+            models.Index(
+                fields=["department", "day"],
+                include=[
+                    "agent",
+                    "user_id",
+                    *(name for name in USAGE_FIGURES if not name.endswith(("_buckets", "_sum"))),
+                ],
+                name="usage_counter_reports",
+            ),
             models.Index(fields=["reconciled_at"], name="usage_counter_reconciled_at"),
         ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.department_id} {self.agent_id}"
+
+
+class DepartmentUsage(UsageFigures):
+    """Usage per day and caller department: the sum of the day's ``UsageCounter`` rows of the department,
+    which the overview, trends and department rankings read (a row per department and day, however
+    many agents and people).
+
+    ``run_meter`` adds each run to both rollups in the one transaction that marks it metered, and
+    reconciliation rebuilds a day's rows from the day's counters in the transaction that rebuilds those,
+    so each row always equals the aggregate of the department's metered runs of the day.
+    """
+
+    audit_log = False
+
+    day = models.DateField(_("日期"))
+    # Indexed by the unique constraint, which leads with it.
+    department = models.ForeignKey(
+        Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("部门日用量")
+        verbose_name_plural = _("部门日用量")
+        constraints = [models.UniqueConstraint(fields=["department", "day"], name="department_usage_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.department_id}"

@@ -1,10 +1,11 @@
-"""Reconciliation of the usage counters with the raw runs.
+"""Reconciliation of the usage rollups with the raw runs.
 
 ``run_meter`` adds each run as it finishes; ratings, review decisions and late-closed runs change a day's
-figures afterwards. Reconciliation recomputes a whole day's counters from its runs and replaces them in one
-transaction, under the day's exclusive advisory lock (``run_meter`` holds it shared), and marks every
-finished run of the day metered in the same transaction, so a run is counted by the rebuild or by
-``run_meter`` afterwards, never by both. Rebuilding a day twice gives the same rows.
+figures afterwards. Reconciliation recomputes a whole day's counters from its runs, and the day's sums per
+department from those counters, and replaces both in one transaction, under the day's exclusive advisory
+lock (``run_meter`` holds it shared), and marks every finished run of the day metered in the same
+transaction, so a run is counted by the rebuild or by ``run_meter`` afterwards, never by both. Rebuilding
+a day twice gives the same rows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.utils import timezone
 from tenants.quotas import tokens_add
 
 from ..models import Run, UsageCounter
-from ..models.runs import LATENCY_BUCKETS_MS
+from ..models.runs import LATENCY_BUCKETS_MS, USAGE_FIGURES
 from ..runtime.metering import APPROVED, REVIEWED, usage_day, usage_day_lock
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,20 @@ GROUP BY d.department_id, d.agent_id, d.user_id
 """  # noqa: S608  (only constant SQL is formatted in; every value is a bound parameter)
 
 
+def _summed(column: str) -> str:
+    if column.endswith("_buckets"):  # element by element
+        return "ARRAY[" + ", ".join(f"sum({column}[{i + 1}])" for i in range(len(LATENCY_BUCKETS_MS))) + "]::int[]"
+    return f"sum({column})"
+
+
+# The day's sums per department, from the day's counters (just rebuilt in the same transaction).
+_REBUILD_DEPARTMENTS = (
+    f"INSERT INTO agents_departmentusage (day, department_id, {', '.join(USAGE_FIGURES)})"  # noqa: S608  (constant SQL)
+    f" SELECT day, department_id, {', '.join(_summed(name) for name in USAGE_FIGURES)}"
+    " FROM agents_usagecounter WHERE day = %s GROUP BY day, department_id"
+)
+
+
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     zone = timezone.get_default_timezone()
     return (
@@ -97,7 +112,8 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def usage_day_rebuild(*, day: date) -> int:
-    """Replace the day's usage counters with the aggregate of its finished runs; returns the rows written.
+    """Replace the day's usage counters with the aggregate of its finished runs, and its sums per department
+    with the aggregate of those counters; returns the counter rows written.
 
     Finished runs of the day not metered yet are marked metered and counted here (their ``run_meter``
     then adds nothing). Runs still running are left to ``run_meter``.
@@ -126,7 +142,10 @@ def usage_day_rebuild(*, day: date) -> int:
                 "approved": [str(s) for s in APPROVED],
             },
         )
-        return cursor.rowcount
+        rows = cursor.rowcount
+        cursor.execute("DELETE FROM agents_departmentusage WHERE day = %s", [day])
+        cursor.execute(_REBUILD_DEPARTMENTS, [day])
+        return rows
 
 
 def usage_rebuild(*, start: date, end: date) -> int:

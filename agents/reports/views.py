@@ -24,7 +24,16 @@ from tenants.selectors import user_labels
 
 from . import selectors
 from .exports import FORMATS, Column, export_response
-from .tables import RANKING_BY, RUN_COLUMNS, TREND_COLUMNS, display, metric_cards, ranking_columns, table_cells
+from .tables import (
+    RANKING_BY,
+    RUN_COLUMNS,
+    TREND_COLUMNS,
+    display,
+    metric_cards,
+    ranking_columns,
+    table_cells,
+    table_row_html,
+)
 
 GRAINS = ("day", "week", "month")
 RUNS_PER_PAGE = 50
@@ -72,8 +81,9 @@ def _table(name: str, title, columns: list[Column], rows: list[dict], *, url=Non
         "columns": columns,
         "rows": rows,
         "cells": [
-            {"cells": cells, "url": url(row) if url else None, "row": row}
+            {"cells": cells, "url": link, "row": row, "html": table_row_html(cells, link)}
             for row, cells in zip(rows, table_cells(columns, rows), strict=True)
+            for link in [url(row) if url else None]
         ],
     }
 
@@ -170,8 +180,11 @@ def home(request):
         "agents": lambda row: _agent_runs_url(row.get("key"), query),
         "departments": lambda row: _department_url(row.get("key"), query),
     }
+    rankings = selectors.ranking_tables(
+        department_ids=scope, period=period, by=tuple(by for by, _heading in RANKING_BY.values())
+    )
     for name, (by, heading) in RANKING_BY.items():
-        rows = selectors.rankings(department_ids=scope, period=period, by=by)
+        rows = rankings[by]
         tables[name] = _table(
             name, _("%(what)s排行") % {"what": heading}, ranking_columns(heading), rows, url=links.get(name)
         )

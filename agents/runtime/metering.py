@@ -1,4 +1,5 @@
-"""Usage counters: each finished run is added exactly once, in the transaction that marks it metered.
+"""Usage rollups: each finished run is added exactly once, to the counters per day, department, agent and
+user and to the sums per day and department, in the transaction that marks it metered.
 
 Reconciliation (``agents.reports.rollups``) rebuilds a day's counters from the raw runs under an
 exclusive per-day advisory lock; ``run_meter`` holds the same lock shared, so a run is either counted by
@@ -15,7 +16,7 @@ from django.utils import timezone
 from tenants.quotas import tokens_add
 
 from ..models import Run
-from ..models.runs import LATENCY_BUCKETS_MS, latency_bucket
+from ..models.runs import LATENCY_BUCKETS_MS, USAGE_FIGURES, latency_bucket
 
 # First key of the two-key advisory locks on a day's usage counters (the second is the day's ordinal).
 USAGE_LOCK_NAMESPACE = 7_000_901
@@ -44,34 +45,23 @@ RETURNING COALESCE(caller_department_id, department_id), agent_id, user_id, vers
     input_tokens, output_tokens, cost, ttft_ms, latency_ms, rating, review_status, api_key_id
 """
 
-_UPSERT = """
-INSERT INTO agents_usagecounter AS c (
-    day, department_id, agent_id, user_id, runs, failed_runs, input_tokens, output_tokens, cost,
-    conversations_started, messages, ttft_ms_sum, ttft_count, ttft_buckets, latency_ms_sum, latency_count,
-    latency_buckets, rated_up, rated_down, reviewed, approved, minutes_saved
-) VALUES (
-    %(day)s, %(department_id)s, %(agent_id)s, %(user_id)s, 1, %(failed)s, %(input_tokens)s, %(output_tokens)s,
-    %(cost)s, %(started)s, %(message)s, %(ttft_sum)s, %(ttft_count)s, %(ttft_buckets)s, %(latency_sum)s,
-    %(latency_count)s, %(latency_buckets)s, %(up)s, %(down)s, %(reviewed)s, %(approved)s, %(minutes)s
+
+def _upsert(table: str, keys: tuple[str, ...], constraint: str) -> str:
+    """Add one run's figures (named parameters) to the row of ``table`` keyed by ``keys``."""
+    columns = keys + USAGE_FIGURES
+    added = ", ".join(f"{name} = c.{name} + EXCLUDED.{name}" for name in USAGE_FIGURES if not name.endswith("_buckets"))
+    # Only constant SQL is formatted in (table and column names); every value is a bound parameter.
+    sql = "INSERT INTO {} AS c ({}) VALUES ({}) ON CONFLICT ON CONSTRAINT {} DO UPDATE SET {}"
+    return sql.format(table, ", ".join(columns), ", ".join(f"%({name})s" for name in columns), constraint, added)
+
+
+# Every run goes to both rollups: per day, department, agent and user, and per day and department (one
+# statement: the first as a data-modifying WITH; each gets the run's histogram increments after it).
+_UPSERTS = (
+    _upsert("agents_usagecounter", ("day", "department_id", "agent_id", "user_id"), "usage_counter_unique"),
+    _upsert("agents_departmentusage", ("day", "department_id"), "department_usage_unique"),
 )
-ON CONFLICT ON CONSTRAINT usage_counter_unique DO UPDATE SET
-    runs = c.runs + 1,
-    failed_runs = c.failed_runs + EXCLUDED.failed_runs,
-    input_tokens = c.input_tokens + EXCLUDED.input_tokens,
-    output_tokens = c.output_tokens + EXCLUDED.output_tokens,
-    cost = c.cost + EXCLUDED.cost,
-    conversations_started = c.conversations_started + EXCLUDED.conversations_started,
-    messages = c.messages + EXCLUDED.messages,
-    ttft_ms_sum = c.ttft_ms_sum + EXCLUDED.ttft_ms_sum,
-    ttft_count = c.ttft_count + EXCLUDED.ttft_count,
-    latency_ms_sum = c.latency_ms_sum + EXCLUDED.latency_ms_sum,
-    latency_count = c.latency_count + EXCLUDED.latency_count,
-    rated_up = c.rated_up + EXCLUDED.rated_up,
-    rated_down = c.rated_down + EXCLUDED.rated_down,
-    reviewed = c.reviewed + EXCLUDED.reviewed,
-    approved = c.approved + EXCLUDED.approved,
-    minutes_saved = c.minutes_saved + EXCLUDED.minutes_saved
-"""
+_BOTH = "WITH counted AS ({counter}{increments} RETURNING 1) {department}{increments}"
 
 
 def run_meter(*, run: Run) -> bool:
@@ -130,37 +120,37 @@ def run_meter(*, run: Run) -> bool:
                     [version_id],
                 )
                 minutes = (cursor.fetchone() or (0,))[0]
-            sql = _UPSERT
+            figures = {
+                "day": day,
+                "department_id": department_id,
+                "agent_id": agent_id,
+                "user_id": user_id,
+                "runs": 1,
+                "failed_runs": 0 if succeeded else 1,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost": cost,
+                "conversations_started": int(started),
+                "messages": int(conversation_id is not None),
+                "ttft_ms_sum": ttft_ms or 0,
+                "ttft_count": int(ttft_ms is not None),
+                "ttft_buckets": _one_hot(ttft_ms),
+                "latency_ms_sum": latency_ms or 0,
+                "latency_count": int(latency_ms is not None),
+                "latency_buckets": _one_hot(latency_ms),
+                "rated_up": int(rating == 1),
+                "rated_down": int(rating == -1),
+                "reviewed": int(review_status in REVIEWED),
+                "approved": int(review_status in APPROVED),
+                "minutes_saved": minutes,
+            }
+            increments = ""
             for column, value in (("ttft_buckets", ttft_ms), ("latency_buckets", latency_ms)):
                 if value is not None:
                     index = latency_bucket(value) + 1  # PostgreSQL arrays count from 1
-                    sql += f",\n    {column}[{index}] = c.{column}[{index}] + 1"
-            cursor.execute(
-                sql,
-                {
-                    "day": day,
-                    "department_id": department_id,
-                    "agent_id": agent_id,
-                    "user_id": user_id,
-                    "failed": 0 if succeeded else 1,
-                    "input_tokens": input_tokens,
-                    "output_tokens": output_tokens,
-                    "cost": cost,
-                    "started": int(started),
-                    "message": int(conversation_id is not None),
-                    "ttft_sum": ttft_ms or 0,
-                    "ttft_count": int(ttft_ms is not None),
-                    "ttft_buckets": _one_hot(ttft_ms),
-                    "latency_sum": latency_ms or 0,
-                    "latency_count": int(latency_ms is not None),
-                    "latency_buckets": _one_hot(latency_ms),
-                    "up": int(rating == 1),
-                    "down": int(rating == -1),
-                    "reviewed": int(review_status in REVIEWED),
-                    "approved": int(review_status in APPROVED),
-                    "minutes": minutes,
-                },
-            )
+                    increments += f",\n    {column}[{index}] = c.{column}[{index}] + 1"
+            counter, department = _UPSERTS
+            cursor.execute(_BOTH.format(counter=counter, department=department, increments=increments), figures)
     run.metered_at = now
     return True
 

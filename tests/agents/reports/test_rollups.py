@@ -10,12 +10,22 @@ from django.db import connection
 from django.utils import timezone
 
 from agents.chat.services import conversation_start, run_rate
-from agents.models import Run, UsageCounter
+from agents.models import DepartmentUsage, Run, UsageCounter
+from agents.models.runs import LATENCY_BUCKETS_MS
 from agents.reports.rollups import usage_day_rebuild, usage_rebuild, usage_reconcile
 from agents.runtime.metering import run_meter
 from agents.runtime.pipeline import run_execute
 from agents.runtime.review import Decision, run_review
-from tests.agents.reports.usage import bulk_runs, counter_rows, local_day, raw_usage
+from tests.agents.reports.usage import (
+    bulk_runs,
+    counter_rows,
+    department_rows,
+    local_day,
+    raw_department_usage,
+    raw_rollups,
+    raw_usage,
+    rollups,
+)
 from tests.agents.runtime.helpers import model_endpoint, policy_knowledge_base, published_agent
 from tests.factories import make_tenant
 
@@ -70,7 +80,7 @@ def test_runs_through_the_runtime_are_counted_with_every_figure_and_late_feedbac
     assert failed.status == Run.Status.FAILED and playground.version is None
 
     # As the runs finished, each was added once, with exactly what the raw runs say.
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
     staff_drafting = UsageCounter.objects.get(department=tenant_a.department, agent=drafting, user_id=tenant_a.staff.pk)
     first.refresh_from_db()
     second.refresh_from_db()
@@ -90,20 +100,20 @@ def test_runs_through_the_runtime_are_counted_with_every_figure_and_late_feedbac
     run_rate(run=second, user=tenant_a.staff, rating=-1)
     run_review(run=first, reviewer=tenant_a.reviewer, decision=Decision.APPROVE)
     run_review(run=second, reviewer=tenant_a.reviewer, decision=Decision.REJECT, reason="数据有误")
-    assert counter_rows() != raw_usage()
+    assert counter_rows() != raw_usage() and department_rows() != raw_department_usage()
     assert _today() in usage_reconcile()
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
     staff_drafting = UsageCounter.objects.get(department=tenant_a.department, agent=drafting, user_id=tenant_a.staff.pk)
     assert (staff_drafting.rated_up, staff_drafting.rated_down) == (1, 1)
     assert (staff_drafting.reviewed, staff_drafting.approved) == (2, 1)
     assert staff_drafting.minutes_saved == 15  # the rejected draft saved nothing
 
     # Reconciling again changes nothing; the runs stay counted once.
-    before = counter_rows()
+    before = rollups()
     usage_reconcile()
-    assert counter_rows() == before
+    assert rollups() == before
     assert not run_meter(run=first)
-    assert counter_rows() == before
+    assert rollups() == before
 
 
 def test_metering_and_rebuilding_in_any_order_count_each_run_once(tenant_a, tenant_b, volume):
@@ -115,31 +125,35 @@ def test_metering_and_rebuilding_in_any_order_count_each_run_once(tenant_a, tena
     for run in runs[::2]:
         assert run_meter(run=run)
     assert sum(c["runs"] for c in counter_rows().values()) == 200
+    assert sum(d["runs"] for d in department_rows().values()) == 200
 
     assert usage_rebuild(start=days[-1], end=today) == len(raw_usage())
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
     assert Run.objects.filter(metered_at__isnull=True).count() == 0
     # The processes that were to meter the other half find them counted already.
     assert not any(run_meter(run=run) for run in runs[1::2])
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
 
-    before = counter_rows()
+    before = rollups()
     usage_rebuild(start=days[-1], end=today)
-    assert counter_rows() == before
-    assert sum(c["runs"] for c in before.values()) == 400
+    assert rollups() == before
+    assert sum(c["runs"] for c in before[0].values()) == sum(d["runs"] for d in before[1].values()) == 400
 
 
-def test_counters_lost_or_wrong_are_restored_from_the_runs(tenant_a, tenant_b, volume):
+def test_counters_lost_or_wrong_are_restored_from_the_runs(district, tenant_a, tenant_b, volume):
     agents, callers = volume
     today = _today()
     bulk_runs(callers=callers, agents=agents, days=[today - timedelta(days=1)], count=120, metered=True)
     assert not UsageCounter.objects.exists()
     counted = usage_day_rebuild(day=today - timedelta(days=1))
     assert counted == UsageCounter.objects.count() > 0
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
     UsageCounter.objects.update(runs=999)
+    DepartmentUsage.objects.update(runs=999, ttft_buckets=[0] * len(LATENCY_BUCKETS_MS))
+    DepartmentUsage.objects.create(day=today - timedelta(days=1), department=district, runs=5)  # none there
+    assert rollups() != raw_rollups()
     usage_day_rebuild(day=today - timedelta(days=1))
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
 
 
 def test_a_run_still_running_is_left_to_its_own_metering(tenant_a, tenant_b, volume):
@@ -151,10 +165,10 @@ def test_a_run_still_running_is_left_to_its_own_metering(tenant_a, tenant_b, vol
     assert not UsageCounter.objects.exists()
     Run.objects.filter(pk=running.pk).update(status=Run.Status.SUCCEEDED, input_tokens=40, latency_ms=900)
     assert run_meter(run=running)
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
     usage_day_rebuild(day=_today())
-    assert counter_rows() == raw_usage()
-    assert UsageCounter.objects.get().runs == 1
+    assert rollups() == raw_rollups()
+    assert UsageCounter.objects.get().runs == DepartmentUsage.objects.get().runs == 1
 
 
 def test_runs_finishing_while_their_day_is_rebuilt_are_counted_once(transactional_db, tenant_a, tenant_b, volume):
@@ -195,8 +209,9 @@ def test_runs_finishing_while_their_day_is_rebuilt_are_counted_once(transactiona
     done.set()
     rebuilder.join()
     assert not errors
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
     assert sum(c["runs"] for c in counter_rows().values()) == 240
+    assert sum(d["runs"] for d in department_rows().values()) == 240
 
 
 def test_reconciliation_covers_older_days_that_were_rated_or_reviewed_since(tenant_a, tenant_b, volume):
@@ -208,13 +223,13 @@ def test_reconciliation_covers_older_days_that_were_rated_or_reviewed_since(tena
         run_meter(run=run)
     # The first reconciliation (after an upgrade) rebuilds the whole history.
     assert set(days) <= set(usage_reconcile())
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
 
     old = next(r for r in runs if local_day(r.started_at) == days[1] and r.user_id and r.rating is None)
     run_rate(run=Run.objects.get(pk=old.pk), user=old.user, rating=-1)
     reconciled = usage_reconcile()
     assert days[1] in reconciled and days[2] not in reconciled
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
 
 
 def test_the_reconciliation_task_runs_on_the_worker_every_quarter_hour(
@@ -228,7 +243,7 @@ def test_the_reconciliation_task_runs_on_the_worker_every_quarter_hour(
     bulk_runs(callers=callers, agents=agents, days=[_today()], count=50, seed=5)
     reconcile_usage.delay()
     wait_for(lambda: UsageCounter.objects.filter(reconciled_at__isnull=False).exists())
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
 
 
 def test_any_range_of_days_can_be_rebuilt_from_the_command_line(tenant_a, tenant_b, volume, capsys):
@@ -241,6 +256,6 @@ def test_any_range_of_days_can_be_rebuilt_from_the_command_line(tenant_a, tenant
     capsys.readouterr()
     call_command("usage_rebuild")  # the whole history: from the first run's day to the last run's
     assert f"3 day(s) from {days[1]} to {days[0]}" in capsys.readouterr().out
-    assert counter_rows() == raw_usage()
+    assert rollups() == raw_rollups()
     with pytest.raises(CommandError):
         call_command("usage_rebuild", f"--start={today}", f"--end={days[1]}")

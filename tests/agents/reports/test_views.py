@@ -11,19 +11,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from agents.chat.services import conversation_start
 from agents.models import Run
+from agents.reports.rollups import usage_rebuild
 from agents.runtime.pipeline import run_execute
 from agents.runtime.review import Decision, run_review
 from tenants.models import Membership
 from tenants.roles import Role
+from tests.agents.reports.usage import bulk_runs, local_day
 from tests.agents.runtime.helpers import published_agent
-from tests.factories import make_user
+from tests.factories import make_tenant, make_user
 
 OVERVIEW_TABLES = ["trend", "agents", "departments", "scenarios", "users"]
 A_AGENT, B_AGENT = "甲局政策助手", "乙局执法助手"
@@ -258,3 +264,63 @@ def test_run_traces_are_links_only_for_admins_and_reviewers_of_the_department(
     Membership.objects.create(user=leader, department=district, role=Role.LEADER)
     district_page = login(leader).get(runs_url).content.decode()
     assert district_page.count('<tr class="status-') == A_RUNS and "/admin/agents/run/" not in district_page
+
+
+def test_report_pages_cost_the_same_queries_however_many_runs_agents_and_departments(
+    login, district, tenant_a, tenant_b, usage
+):
+    leader = make_user("district-leader")
+    Membership.objects.create(user=leader, department=district, role=Role.LEADER)
+    client = login(leader)
+    home = reverse("reports:home")
+    pages = [
+        f"{home}?period=30d",
+        f"{home}?period=7d&grain=week",
+        f"{home}?period=30d&format=json",
+        f"{reverse('reports:department', args=[tenant_a.department.pk])}?period=30d",
+        f"{reverse('reports:department', args=[district.pk])}?period=30d&grain=month",
+    ]
+
+    def queries_per_page() -> dict[str, int]:
+        counts = {}
+        for url in pages:
+            client.get(url)  # the same request once before, so one-off work (sessions, caches) is not counted
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            counts[url] = len(queries)
+        return counts
+
+    today = local_day(timezone.now())
+    days = [today - timedelta(days=n) for n in range(40)]
+    agents = [usage["agent_a"], usage["agent_b"]]
+
+    def grow(departments: int, runs: int, seed: int) -> None:
+        """More departments below A and below the district, each with an agent and people, and more runs."""
+        tenants = [make_tenant(f"甲局{seed}-{n}科", parent=tenant_a.department) for n in range(departments)]
+        tenants += [make_tenant(f"区属{seed}-{n}局", parent=district) for n in range(departments)]
+        agents.extend(published_agent(t.department) for t in tenants)
+        callers = [(t.department, t.users[role]) for t in tenants for role in (Role.STAFF, Role.LEADER)]
+        callers += [(tenant_a.department, tenant_a.staff), (tenant_b.department, None)]
+        bulk_runs(callers=callers, agents=agents, days=days, count=runs, seed=seed)
+        usage_rebuild(start=days[-1], end=today)
+
+    def runs_shown() -> int:
+        data = client.get(f"{home}?period=30d&format=json").json()
+        return next(m["value"] for m in data["metrics"] if m["key"] == "runs")
+
+    grow(1, 80, seed=1)
+    before, shown = queries_per_page(), runs_shown()
+    grow(5, 800, seed=2)
+    assert runs_shown() > shown + 400
+    assert queries_per_page() == before
+
+
+def test_names_in_report_tables_are_shown_as_text_not_markup(login, tenant_a, tenant_b, usage):
+    from agents.models import Agent
+
+    Agent.objects.filter(pk=usage["agent_a"].pk).update(name='甲局<script>alert("x")</script>助手')
+    client = login(tenant_a.leader)
+    for url in (reverse("reports:home"), reverse("reports:department", args=[tenant_a.department.pk])):
+        html = client.get(url).content.decode()
+        assert "<script>alert" not in html
+        assert "甲局&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;助手</a></th>" in html

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from agents.models import Conversation, Run, UsageCounter
+from agents.models import Conversation, DepartmentUsage, Run, UsageCounter
 from agents.models.runs import LATENCY_BUCKETS_MS
 
 FIELDS = (
@@ -152,6 +152,40 @@ def counter_rows() -> dict[tuple, dict]:
         (c.day, c.department_id, c.agent_id, c.user_id): {f: getattr(c, f) for f in FIELDS}
         for c in UsageCounter.objects.all()
     }
+
+
+def raw_department_usage(usage: dict[tuple, dict] | None = None) -> dict[tuple, dict]:
+    """The sums per day and department computed by hand from the raw runs (via ``raw_usage``):
+    (day, department) → figures."""
+    table: dict[tuple, dict] = {}
+    for (day, department_id, _agent_id, _user_id), figures in (usage if usage is not None else raw_usage()).items():
+        row = table.get((day, department_id))
+        if row is None:
+            table[(day, department_id)] = {k: list(v) if isinstance(v, list) else v for k, v in figures.items()}
+            continue
+        for name, value in figures.items():
+            row[name] = (
+                [a + b for a, b in zip(row[name], value, strict=True)]
+                if isinstance(value, list)
+                else (row[name] + value)
+            )
+    return table
+
+
+def department_rows() -> dict[tuple, dict]:
+    """The sums per day and department as stored: (day, department) → figures."""
+    return {(d.day, d.department_id): {f: getattr(d, f) for f in FIELDS} for d in DepartmentUsage.objects.all()}
+
+
+def rollups() -> tuple[dict, dict]:
+    """Both rollups as stored: the counters and the sums per day and department."""
+    return counter_rows(), department_rows()
+
+
+def raw_rollups() -> tuple[dict, dict]:
+    """Both rollups as the raw runs say they must be."""
+    usage = raw_usage()
+    return usage, raw_department_usage(usage)
 
 
 def make_run(agent, *, department, user, day: date, rating=None, status=Run.Status.SUCCEEDED, **extra) -> Run:
