@@ -15,6 +15,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from django.utils import translation
 
 from ..blocking import blocking_runner
@@ -58,6 +60,10 @@ async def start(*, run_kwargs: dict) -> AsyncIterator:
 
     Raises RunRefused when the runtime refuses the run (before anything is stored).
     """
+    # The request gives its database connection back before waiting for the run, whose steps take
+    # their own from the process's pool: a request holding one while waiting would let a full pool
+    # deadlock (every connection held by a request waiting for a run that waits for a connection).
+    await sync_to_async(close_old_connections)()
     queue: asyncio.Queue = asyncio.Queue()
     task = asyncio.create_task(_drive(run_kwargs, queue, translation.get_language()), name="run")
     _RUNNING.add(task)

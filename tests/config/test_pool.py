@@ -111,3 +111,40 @@ def test_many_runs_at_once_share_a_bounded_pool_and_give_every_connection_back(t
     # More runs at once than the pool holds: the pool was full, and never more.
     assert max(seen) == POOL, seen
     assert fake_openai.max_active > 1, "the runs overlapped"
+
+
+def test_more_api_calls_at_once_than_the_pool_holds_all_get_their_answer(tenant_a, tenant_b, fake_openai, tmp_path):
+    """A request waiting for its run holds no connection: a full pool does not deadlock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2
+
+    from tests.config.served import Served
+    from tests.factories import make_api_key
+
+    fake_openai.reply, fake_openai.first_token_delay = "好的，已登记。", 0.3
+    agent = published_agent(
+        tenant_a.department, endpoint=model_endpoint(tenant_a.department, fake_openai, max_concurrency=RUNS_AT_ONCE)
+    )
+    _key, secret = make_api_key(tenant_a.department, agents=[agent])
+    model = agent.identifier
+    served = Served(
+        tmp_path / "server.log", workers=1, env={"SHUZHI_DB_POOL_MAX": str(POOL), "SHUZHI_DB_POOL_TIMEOUT": "8"}
+    )
+    try:
+
+        def call(i: int) -> int:
+            response = httpx2.post(
+                f"http://127.0.0.1:{served.port}/v1/chat/completions",
+                json={"model": model, "messages": [{"role": "user", "content": f"第{i}个问题"}]},
+                headers={"Authorization": f"Bearer {secret}"},
+                timeout=60,
+            )
+            return response.status_code
+
+        with ThreadPoolExecutor(RUNS_AT_ONCE) as callers:
+            codes = list(callers.map(call, range(RUNS_AT_ONCE)))
+    finally:
+        served.stop()
+    assert codes == [200] * RUNS_AT_ONCE, (tmp_path / "server.log").read_text()[-3000:]
+    assert fake_openai.max_active > 1, "the calls overlapped"
