@@ -26,6 +26,10 @@ from .serving import database_connections, served_hosts
 VAR_DIR = var_dir()
 PRODUCTION = production_mode()
 
+# The bundled embedder's OpenMP threads otherwise spin on the cores for a while after every query,
+# taking CPU from the requests beside it: they sleep instead (read when the engine loads, later).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
