@@ -44,7 +44,12 @@ NETWORK_MODULES = {
 }
 # Calls that open a connection without any of those imports.
 CONNECTING_CALLS = {"open_connection", "create_connection", "connect_tcp", "start_server", "create_datagram_endpoint"}
-MAY_CONNECT = ("agents/egress.py", "agents/llm/")
+MAY_CONNECT = (
+    "agents/egress.py",
+    "agents/llm/",
+    # Reads this machine's own names and addresses for ALLOWED_HOSTS (its UDP "connect" sends nothing).
+    "config/serving.py",
+)
 MAY_USE_OPENAI = ("agents/llm/",)
 
 

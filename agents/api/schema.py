@@ -143,3 +143,19 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
                 "description": _("也可以用 X-API-Key 请求头携带 API 密钥。"),
             },
         ]
+
+
+def sse_event_schema(*, events: list[str] | None = None) -> dict:
+    """One server-sent event as clients parse it (``event`` named where the stream names them, ``data``
+    its JSON text, or ``[DONE]`` at the end of an OpenAI-compatible stream): what an event stream answers."""
+    event = {"type": "string", "enum": events} if events else {"type": "string"}
+    return {
+        "type": "object",
+        "properties": {
+            "event": event,
+            "data": {"type": "string"},
+            "id": {"type": "string"},
+            "retry": {"type": "integer"},
+        },
+        "required": ["data"],
+    }

@@ -29,6 +29,7 @@ from ...runtime.visibility import Shown, review_notice, sources_of, visible_run
 from ..running.http import ModelFailed, api_endpoint, json_object, validated
 from ..running.services import agent_for_key
 from ..running.streams import event_stream_response, run_begin, run_finished
+from ..schema import sse_event_schema
 from .serializers import (
     ChatCompletionCreateSerializer,
     ChatCompletionSerializer,
@@ -226,7 +227,7 @@ class ChatCompletionsDocs(APIView):
                 ChatCompletionSerializer, description=gettext_lazy("chat.completion（stream 为 false）。")
             ),
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description=gettext_lazy("chat.completion.chunk 事件流（stream 为 true）。")
+                sse_event_schema(), description=gettext_lazy("chat.completion.chunk 事件流（stream 为 true）。")
             ),
         },
     )

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from tenants.models import ApiKey
 
 from ...models import Run
+from ..schema import sse_event_schema
 from .http import api_endpoint, json_object, validated
 from .serializers import AgentRunSerializer, RunResultSerializer, run_result
 from .streams import rest_event_stream, run_begin, run_finished
@@ -51,7 +52,8 @@ class AgentRunDocs(APIView):
                 RunResultSerializer, description=_("运行结束（stream 为 false）：运行对象。")
             ),
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description=_("流式运行（stream 为 true）：服务器发送事件。")
+                sse_event_schema(events=["start", "sources", "tool", "reasoning", "delta", "replace", "done"]),
+                description=_("流式运行（stream 为 true）：服务器发送事件。"),
             ),
         },
     )
