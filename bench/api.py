@@ -18,7 +18,6 @@ minus the direct one) with the ratios of both.
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from _db import ROOT, bench_database
+from _serving_common import fake_model, free_port, pct
 
 MODEL_SECONDS = 0.1  # the fake model answers every request after this long
 REPLY = "您好，博士研究生来本区工作的，每月可申请3000元安居补贴，最长36个月。"
@@ -47,26 +47,6 @@ import uvicorn
 from config.asgi import application
 uvicorn.run(application, host="127.0.0.1", port=int(sys.argv[2]), lifespan="off", access_log=False, log_level="warning")
 """
-
-SERVER = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from tests.fakes.openai_server import FakeOpenAI
-fake = FakeOpenAI().start()
-fake.reply, fake.first_token_delay = sys.argv[2], float(sys.argv[3])
-print(fake.base_url, flush=True)
-sys.stdin.read()  # serve until the benchmark closes our stdin
-"""
-
-
-def pct(values: list[float], p: float) -> float:
-    return sorted(values)[int(p * (len(values) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def drive(once, concurrency: int, calls: int) -> tuple[list[float], float]:
@@ -199,17 +179,11 @@ def main(model_url: str) -> None:
 
 if __name__ == "__main__":
     media = os.environ["SHUZHI_MEDIA_ROOT"] = tempfile.mkdtemp(prefix="shuzhi-bench-media-")
-    model = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(ROOT), REPLY, str(MODEL_SECONDS)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     try:
-        url = model.stdout.readline().strip()
-        with bench_database("shuzhi_bench_api"):
+        with (
+            fake_model(reply=REPLY, first_token_delay=MODEL_SECONDS) as (url, _pid),
+            bench_database("shuzhi_bench_api"),
+        ):
             main(url)
     finally:
-        model.stdin.close()
-        model.wait(timeout=10)
         shutil.rmtree(media, ignore_errors=True)

@@ -17,14 +17,13 @@ every thread makes one warm-up run before the measured ones start together.
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from _db import ROOT, bench_database
+from _db import bench_database
+from _serving_common import fake_model, pct
 
 FIRST_TOKEN_SECONDS = 0.2
 CHUNK_SECONDS = 0.004
@@ -34,16 +33,6 @@ QUESTION = "博士研究生来本区工作，安居补贴每月多少？需要�
 LEVELS = {1: 40, 10: 60, 50: 150}
 BUNDLED_RUNS = 20
 DOCUMENTS, ARTICLES = 4, 80  # one passage per article: 320 passages
-
-SERVER = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from tests.fakes.openai_server import FakeOpenAI
-fake = FakeOpenAI().start()
-fake.reply, fake.first_token_delay, fake.chunk_delay = sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-print(fake.base_url, flush=True)
-sys.stdin.read()  # serve until the benchmark closes our stdin
-"""
 
 TOPICS = ["安居补贴", "人才引进", "创业扶持", "社保补贴", "职称评审", "子女入学", "医疗保障", "住房租赁"]
 SUBJECTS = ["博士研究生", "硕士研究生", "高级技师", "留学回国人员", "青年人才", "企业高管"]
@@ -62,10 +51,6 @@ def policy_text(n: int) -> str:
             f"最长发放{12 * (1 + k % 4)}个月。申请时须提交{material}，经区人社局审核后按季度发放。"
         )
     return "\n".join(lines)
-
-
-def pct(values: list[float], p: float) -> float:
-    return sorted(values)[int(p * (len(values) - 1))]
 
 
 def drive(once, concurrency: int, runs: int) -> list[tuple[float, float]]:
@@ -226,17 +211,11 @@ def main(base_url: str) -> None:
 
 if __name__ == "__main__":
     media = os.environ["SHUZHI_MEDIA_ROOT"] = tempfile.mkdtemp(prefix="shuzhi-bench-media-")
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(ROOT), REPLY, str(FIRST_TOKEN_SECONDS), str(CHUNK_SECONDS)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     try:
-        url = server.stdout.readline().strip()
-        with bench_database("shuzhi_bench_runtime"):
+        with (
+            fake_model(reply=REPLY, first_token_delay=FIRST_TOKEN_SECONDS, chunk_delay=CHUNK_SECONDS) as (url, _pid),
+            bench_database("shuzhi_bench_runtime"),
+        ):
             main(url)
     finally:
-        server.stdin.close()
-        server.wait(timeout=10)
         shutil.rmtree(media, ignore_errors=True)

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from ..models import Run
-from ..runtime.threaded import RunRefused, start
+from ..runtime.detached import RunRefused, start
 from ..runtime.visibility import visible_events
 from .presenters import turn
 
@@ -57,5 +57,5 @@ async def sse(*, events: AsyncIterator, user, request) -> AsyncIterator[str]:
 
 
 def _turn_html(run, user, request) -> str:
-    run.refresh_from_db()
+    run = Run.objects.select_related("agent", "version").get(pk=run.pk)  # as stored, with what the turn shows
     return render_to_string("agents/chat/_turn.html", {"t": turn(run=run, user=user)}, request=request)

@@ -88,10 +88,6 @@ class Viewer:
             return cls(Kind.DEPARTMENT, department_id=principal.department_id)
         return cls(Kind.NOBODY)
 
-    @property
-    def principal(self):
-        return self.person or self.api_key
-
     def departments(self, action: str) -> frozenset[int] | None:
         """Where this viewer may perform ``action`` (None: everywhere)."""
         if self.kind == Kind.PERSON:
@@ -222,7 +218,6 @@ class RunView:
     run: Run
     viewer: Viewer
     visible: bool
-    requester: bool = False
     overseer: bool = False
     unmasked: bool = False
     withheld: bool = False
@@ -267,7 +262,6 @@ def visible_run(*, run: Run, viewer) -> RunView:
         run=run,
         viewer=viewer,
         visible=True,
-        requester=requester,
         overseer=overseer,
         unmasked=bool(mapping),
         withheld=held,

@@ -1,7 +1,7 @@
 """A bounded pool of database connections per process: many runs at once, more than the pool holds.
 
-Runs stream from threads of their own (agents/runtime/threaded.py), each closing its connections at the
-end, which with the pool gives them back. A process of its own, configured as served, runs rounds of
+Runs stream as tasks of their own (agents/runtime/detached.py), each blocking step closing its connection
+at its end, which with the pool gives it back. A process of its own, configured as served, runs rounds of
 runs at once on the loopback model; the database server is watched meanwhile: the process never has more
 connections than its pool, every run finishes, and later rounds find the connections given back.
 """
@@ -34,7 +34,7 @@ import django
 django.setup()
 from django.db import connection
 from agents.models import Agent
-from agents.runtime import threaded
+from agents.runtime import detached
 from tenants.models import User
 
 agent_id, user_id, at_once, rounds = map(int, sys.argv[1:5])
@@ -43,7 +43,7 @@ connection.close()
 
 
 async def one(i):
-    events = await threaded.start(run_kwargs={"principal": user, "agent": agent, "message": f"第{i}个问题"})
+    events = await detached.start(run_kwargs={"principal": user, "agent": agent, "message": f"第{i}个问题"})
     last = None
     async for event in events:
         last = event

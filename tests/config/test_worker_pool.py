@@ -18,28 +18,12 @@ from django.conf import settings
 from agents.models import BatchJob, BatchRow
 from tests.agents.batch.helpers import chat_agent, key_for, tickets
 from tests.agents.batch.test_resume import stored_job
-from tests.agents.batch.test_worker_processes import broker_folder, enqueue
+from tests.agents.batch.test_worker_processes import broker_folder, enqueue, worker_script
 from tests.config.served import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WORKER = """
-import os, sys
-sys.path.insert(0, os.getcwd())
-from config.celery import app
-folder = sys.argv[1]
-app.conf.update(
-    broker_url="filesystem://",
-    broker_transport_options={
-        "data_folder_in": folder,
-        "data_folder_out": folder,
-        "processed_folder": folder + "-done",
-        "control_folder": folder + "-control",
-    },
-)
-app.worker_main(["worker", "--pool=prefork", "--concurrency=2", "--max-tasks-per-child=1",
-                 "--without-mingle", "--without-gossip", "--loglevel=INFO"])
-"""
+WORKER = worker_script("--pool=prefork", "--concurrency=2", "--max-tasks-per-child=1")
 
 
 def test_forked_worker_processes_each_use_a_pool_of_their_own(fake_openai, tenant_a, tenant_b, tmp_path, wait_for):

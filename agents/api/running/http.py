@@ -1,7 +1,7 @@
 """Async API views outside DRF: the endpoints that run agents (REST and OpenAI-compatible).
 
 They are plain async Django views so that a run streams from its own thread through the event loop
-(``agents.runtime.threaded``) and goes on when the client disconnects; DRF (whose views are
+(``agents.runtime.detached``) and goes on when the client disconnects; DRF (whose views are
 synchronous) still provides what it is good at: the API-key authentication, the serializers that
 validate bodies, the one error format (``agents.api.errors.exception_handler``) and, through a
 documentation class, the OpenAPI schema (drf-spectacular reads ``view.cls`` like any DRF view).

@@ -11,7 +11,7 @@ from django.http import StreamingHttpResponse
 from tenants.models import ApiKey
 
 from ...models import Agent
-from ...runtime import threaded
+from ...runtime import detached
 from ...runtime.visibility import Shown, visible_events
 from .serializers import run_result
 from .services import agent_for_key, conversation_discard, conversation_for_key, run_reload
@@ -42,7 +42,7 @@ async def run_begin(
     """
     agent, found, created = await sync_to_async(_prepare)(key=key, identifier=identifier, conversation=conversation)
     try:
-        events = await threaded.start(
+        events = await detached.start(
             run_kwargs={
                 "principal": key,
                 "agent": agent,
@@ -53,7 +53,7 @@ async def run_begin(
                 "via": via,
             }
         )
-    except threaded.RunRefused as exc:
+    except detached.RunRefused as exc:
         if created:
             await sync_to_async(conversation_discard)(conversation=found)
         raise exc.original from None

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from kombu import Connection
 
 from agents.batch.processing import _nobody_processing
@@ -27,30 +26,32 @@ from agents.models import BatchJob, BatchRow, Run
 from agents.tasks import process_batch_job
 from tests.agents.batch.helpers import chat_agent, key_for, tickets
 from tests.agents.batch.test_resume import stored_job
+from tests.config.served import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WORKER = """
+
+def worker_script(*options: str) -> str:
+    """A celery worker on the broker folder given as its first argument, started with ``options``."""
+    return f"""
 import os, sys
 sys.path.insert(0, os.getcwd())
 from config.celery import app
 folder = sys.argv[1]
 app.conf.update(
     broker_url="filesystem://",
-    broker_transport_options={
+    broker_transport_options={{
         "data_folder_in": folder,
         "data_folder_out": folder,
         "processed_folder": folder + "-done",
         "control_folder": folder + "-control",
-    },
+    }},
 )
-app.worker_main(["worker", "--pool=solo", "--without-mingle", "--without-gossip", "--loglevel=INFO"])
+app.worker_main(["worker", {", ".join(repr(o) for o in options)}, "--without-mingle", "--without-gossip", "--loglevel=INFO"])
 """
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}&port={db['PORT']}"
+WORKER = worker_script("--pool=solo")
 
 
 class Worker:
