@@ -24,12 +24,15 @@ import json
 import queue
 import random
 import socket
+import ssl
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, closing, suppress
 from dataclasses import dataclass
 
+import anyio
 import httpx2
 import openai
 from django.utils.translation import gettext as _
@@ -123,6 +126,52 @@ def _aclient(endpoint, read_timeout: float | None = None) -> openai.AsyncOpenAI:
     )
 
 
+# Clients kept per endpoint, so that calls reuse their connections (keep-alive) instead of building a
+# client and connecting for every question. The key holds everything a client is built from, so an
+# endpoint whose address, key, owner or timeout changes gets a new client; the guard still checks
+# every request when it is sent. Asynchronous clients belong to the event loop that made them.
+SHARED_CLIENTS = 32
+_shared_lock = threading.Lock()
+_shared_sync: dict[tuple, openai.OpenAI] = {}
+_shared_async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client_key(endpoint) -> tuple:
+    return (endpoint.pk, endpoint.base_url, endpoint.api_key, endpoint.department_id, float(endpoint.timeout_seconds))
+
+
+def _shared_client(endpoint) -> openai.OpenAI:
+    """This process's client for ``endpoint`` (do not close it)."""
+    key = _client_key(endpoint)
+    with _shared_lock:
+        client = _shared_sync.get(key)
+        if client is None:
+            if len(_shared_sync) >= SHARED_CLIENTS:
+                _shared_sync.pop(next(iter(_shared_sync))).close()
+            client = _shared_sync[key] = _client(endpoint)
+        return client
+
+
+def _shared_aclient(endpoint) -> openai.AsyncOpenAI:
+    """This event loop's client for ``endpoint`` (do not close it)."""
+    loop = asyncio.get_running_loop()
+    clients = _shared_async.setdefault(loop, {})
+    key = _client_key(endpoint)
+    client = clients.get(key)
+    if client is None:
+        if len(clients) >= SHARED_CLIENTS:
+            old = clients.pop(next(iter(clients)))
+            _closing.add(task := loop.create_task(old.close()))
+            task.add_done_callback(_closing.discard)
+        client = clients[key] = _aclient(endpoint)
+    return client
+
+
+_closing: set[asyncio.Task] = set()
+
+
 def client_for(endpoint, *, timeout: float | None = None) -> openai.OpenAI:
     """An openai client for ``endpoint`` after the egress check (raises ``EgressDenied``). Close it after use."""
     check_url(endpoint.base_url, purpose="model", endpoint=endpoint)
@@ -186,8 +235,8 @@ def embed_texts(*, endpoint, model: str, texts: list[str]) -> list[list[float]]:
     if not limiter.acquire(limit=endpoint.max_concurrency, timeout=SLOT_WAIT_SECONDS):
         raise _busy(endpoint, SLOT_WAIT_SECONDS)
     try:
-        with client_for(endpoint) as client:
-            response = client.embeddings.create(model=model, input=texts)
+        check_url(endpoint.base_url, purpose="model", endpoint=endpoint)
+        response = _shared_client(endpoint).embeddings.create(model=model, input=texts)
     except (EgressDenied, openai.APIError) as exc:
         raise _embedding_error(exc, endpoint) from exc
     finally:
@@ -205,8 +254,7 @@ async def aembed_texts(*, endpoint, model: str, texts: list[str]) -> list[list[f
     if not await limiter.aacquire(limit=endpoint.max_concurrency, timeout=SLOT_WAIT_SECONDS):
         raise _busy(endpoint, SLOT_WAIT_SECONDS)
     try:
-        async with _aclient(endpoint) as client:
-            response = await client.embeddings.create(model=model, input=texts)
+        response = await _shared_aclient(endpoint).embeddings.create(model=model, input=texts)
     except (EgressDenied, openai.APIError) as exc:
         raise _embedding_error(exc, endpoint) from exc
     finally:
@@ -637,6 +685,63 @@ def _stall_guard(stream, stall_seconds: float | None) -> Iterator:
             _abort(stream.response)
 
 
+class _Fields(dict):
+    """A decoded JSON object read by attribute, an absent field reading None (as the openai types do)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str):
+        return self.get(name)
+
+
+def _chunk_of(data: str, response) -> _Fields:
+    """One streamed chunk, or the error the server sent in the stream (raised as openai does)."""
+    chunk = json.loads(data, object_hook=_Fields)
+    if isinstance(chunk, dict) and chunk.get("error"):
+        error = chunk["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise openai.APIError(
+            message if isinstance(message, str) and message else "An error occurred during streaming",
+            request=response.http_request,
+            body=error,
+        )
+    return chunk
+
+
+async def _alines(response) -> AsyncIterator[str]:
+    """The response's lines; a dropped or timed-out connection raised as the client library raises it."""
+    try:
+        async for line in response.iter_lines():
+            yield line
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.http_request) from exc
+    except (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream) as exc:
+        raise openai.APIConnectionError(request=response.http_request) from exc
+
+
+async def _asse_chunks(response) -> AsyncIterator[_Fields]:
+    """The chunks of a streamed chat completion, read from its server-sent events as plain JSON.
+
+    Building the client library's typed objects for each of the hundreds of chunks of an answer was
+    the larger part of the gateway's CPU under load; the answer reads chunks by attribute either way.
+    """
+    data: list[str] = []
+    async for line in _alines(response):
+        if line:
+            field, _colon, value = line.partition(":")
+            if field == "data":
+                data.append(value[1:] if value.startswith(" ") else value)
+            continue
+        if not data:
+            continue
+        event, data = "\n".join(data), []
+        if event.startswith("[DONE]"):
+            return
+        yield _chunk_of(event, response)
+    if data and not (event := "\n".join(data)).startswith("[DONE]"):
+        yield _chunk_of(event, response)
+
+
 async def _astall_guard(stream, stall_seconds: float | None) -> AsyncIterator:
     """The asynchronous ``_stall_guard``: the pending read is cancelled when the stream stalls."""
     iterator = stream.__aiter__()
@@ -752,13 +857,15 @@ async def achat_stream(
                 call.attempts += 1
                 answer, yielded = _Answer(call), False
                 try:
-                    async with _aclient(target.endpoint) as client:
-                        stream = await client.chat.completions.create(**kwargs)
-                        async with stream, aclosing(_astall_guard(stream, stall_seconds)) as chunks:
-                            async for chunk in chunks:
-                                for event in answer.feed(chunk):
-                                    yielded = True
-                                    yield event
+                    client = _shared_aclient(target.endpoint)
+                    async with (
+                        client.chat.completions.with_streaming_response.create(**kwargs) as response,
+                        aclosing(_astall_guard(_asse_chunks(response), stall_seconds)) as chunks,
+                    ):
+                        async for chunk in chunks:
+                            for event in answer.feed(chunk):
+                                yielded = True
+                                yield event
                         for event in answer.flush():
                             yielded = True
                             yield event
@@ -852,8 +959,7 @@ async def achat_complete(
                 call.attempts += 1
                 answer = _Answer(call)
                 try:
-                    async with _aclient(target.endpoint) as client:
-                        answer.whole(await client.chat.completions.create(**kwargs))
+                    answer.whole(await _shared_aclient(target.endpoint).chat.completions.create(**kwargs))
                     return answer.completed(target)
                 except Exception as exc:
                     outcome = _outcome(exc, target, attempt)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.query import ModelIterable
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Department
@@ -23,6 +24,16 @@ from .knowledge import KnowledgeBase
 from .prompts import PromptTemplate
 from .safety import SensitiveWordList
 from .tools import Tool
+
+
+class _UsableAgents(ModelIterable):
+    """Agents read through ``usable_by``: each remembers whom it was found usable for (``usable_for``)."""
+
+    def __iter__(self):
+        principal = self.queryset._hints.get("usable_by")
+        for agent in super().__iter__():
+            agent.usable_for = principal
+            yield agent
 
 
 class AgentQuerySet(ScopedQuerySet):
@@ -47,6 +58,10 @@ class AgentQuerySet(ScopedQuerySet):
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
         published = self.filter(is_active=True, current_version__isnull=False)
+        # The agents read remember the principal (see _UsableAgents): a run started for that very
+        # principal in the same request need not ask the database again.
+        published._iterable_class = _UsableAgents
+        published._hints = {**published._hints, "usable_by": user}
         if getattr(user, "is_api_key", False):
             if not user.has_scope(user.Scope.RUN):
                 return self.none()

@@ -38,7 +38,10 @@ def agent_resolve(*, principal, agent: Agent, draft: bool = False) -> tuple[dict
         from ..builder.snapshot import agent_snapshot
 
         return agent_snapshot(agent=agent), None
-    usable = Agent.objects.usable_by(principal).filter(pk=agent.pk).select_related("current_version").first()
+    if getattr(agent, "usable_for", None) is principal and agent.current_version_id is not None:
+        usable = agent  # just read through usable_by for this principal, in this request
+    else:
+        usable = Agent.objects.usable_by(principal).filter(pk=agent.pk).select_related("current_version").first()
     if usable is None or usable.current_version is None:
         raise AgentNotAvailable()
     version = usable.current_version

@@ -46,7 +46,8 @@ class Reply:
     stall_after / truncate_after / malformed_after / reset_after: after that many content chunks
         (for a non-streamed reply: instead of the body), hang until the client goes away or the
         test ends / close the connection without the final chunk / send a chunk that is not JSON /
-        reset the connection.
+        reset the connection. error_after: after that many content chunks of a streamed reply, send an
+        error event (``{"error": {"message": error}}``, as vLLM and others do) and end the stream.
     """
 
     text: str | list[str] = "好的。"
@@ -64,6 +65,7 @@ class Reply:
     truncate_after: int | None = None
     malformed_after: int | None = None
     reset_after: int | None = None
+    error_after: int | None = None
 
 
 def _pieces(value: str | list[str]) -> list[str]:
@@ -360,6 +362,11 @@ class FakeOpenAI:
                     if n == reply.malformed_after:
                         self.wfile.write(b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "\n\n')
                         self.wfile.flush()
+                    if n == reply.error_after:
+                        error = {"error": {"message": reply.error, "type": "server_error"}}
+                        self.wfile.write(f"data: {json.dumps(error, ensure_ascii=False)}\n\n".encode())
+                        self.wfile.flush()
+                        return
                     self.wfile.write(chunk([{"index": 0, "delta": delta, "finish_reason": None}]))
                     self.wfile.flush()
                     if reply.chunk_delay:

@@ -124,6 +124,14 @@ def test_malformed_and_reset_streams_break_with_their_partial_text(endpoint, fak
     assert "连接断开" in caught.value.message
 
 
+def test_an_error_event_in_the_stream_breaks_it_with_what_the_server_said(endpoint, fake_openai):
+    fake_openai.script(Reply(text=["一、", "加强"], error_after=1, error="推理服务显存不足"))
+    with pytest.raises(StreamBroken) as caught:
+        stream_into([], targets=[Target(endpoint, "fake-chat")])
+    assert (caught.value.partial_text, caught.value.incomplete) == ("一、", False)
+    assert "推理服务显存不足" in caught.value.message
+
+
 def test_a_stream_that_fails_before_any_output_is_simply_retried(endpoint, fake_openai):
     fake_openai.script(Reply(truncate_after=0), Reply(text=["完整的", "回答"]))
     events = []

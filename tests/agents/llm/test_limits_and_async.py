@@ -139,6 +139,9 @@ def test_async_faults_behave_like_sync_ones(endpoint, fake_openai, tenant_a):
         {"status": 401},
         Reply(reasoning="备用", reasoning_as="think", text="城市管理类"),
         Reply(text=list("一二三"), truncate_after=2),
+        Reply(text=["一、", "加强", "值守"], malformed_after=2),
+        Reply(text=["二、", "转移"], error_after=1, error="推理服务显存不足"),
+        Reply(text=["三、", "报告"], reset_after=1),
     )
 
     async def scenario():
@@ -158,9 +161,16 @@ def test_async_faults_behave_like_sync_ones(endpoint, fake_openai, tenant_a):
         fake_openai.api_key = "sk-right"
         with pytest.raises(ModelRejected, match="401"):
             await acollect(targets=[Target(endpoint, "fake-chat")])
+        fake_openai.api_key = None
+
+        for partial, said in [("一、加强", "无法解析"), ("二、", "推理服务显存不足"), ("三、", "连接断开")]:
+            with pytest.raises(StreamBroken) as caught:
+                await acollect(targets=[Target(endpoint, "fake-chat")])
+            assert (caught.value.partial_text, caught.value.incomplete) == (partial, False)
+            assert said in caught.value.message
 
     async_to_sync(scenario)()
-    assert len(fake_openai.chat_requests) == 6
+    assert len(fake_openai.chat_requests) == 9
 
 
 # A process of its own asking the endpoint ``calls`` times at once (threads and the sync gateway, or one
