@@ -89,6 +89,7 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
         "index_status",
         "chunk_size",
         "chunk_overlap",
+        "group_short_articles",
         "vector_weight",
         "keyword_weight",
         "contains_personal_data",

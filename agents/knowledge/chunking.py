@@ -3,8 +3,10 @@
 - Headings (chapters, sections, "一、", "（一）") set the heading path of the passages under them.
 - An article ("第五条 …") starts a new passage and its number joins the heading path; the text
   that follows it (items "（一）…", continuation paragraphs) belongs to it until the next article
-  or heading. An article is kept whole when it fits in ``size`` characters; consecutive short
-  articles under the same heading are merged up to ``size`` ("第一章 总则 > 第一条、第二条").
+  or heading. An article is kept whole (its 款 and 项 together) when it fits in ``size``
+  characters, one passage per article so a citation names exactly one article; only when the
+  knowledge base asks for it are consecutive short articles under the same heading merged up to
+  ``size`` ("第一章 总则 > 第一条、第二条").
 - Longer text is split at sentence ends (。！？；), then at commas, then by length, never in the
   middle of an ASCII word; each piece after the first starts with the last ``overlap``
   characters of the previous one (only within one article or paragraph).
@@ -34,13 +36,18 @@ class Chunk:
     position: int  # 0-based order in the document
 
 
-def chunk_blocks(blocks: list[Block], *, size: int = 500, overlap: int = 80) -> list[Chunk]:
-    """Passages of at most ``size`` characters, in document order."""
+def chunk_blocks(
+    blocks: list[Block], *, size: int = 500, overlap: int = 80, group_articles: bool = False
+) -> list[Chunk]:
+    """Passages of at most ``size`` characters, in document order.
+
+    Each article (第X条) is its own passage, cited by its number, unless ``group_articles`` asks
+    for consecutive short articles under one heading to share a passage."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"size must be an integer between {MIN_SIZE} and {MAX_SIZE}, got {size!r}")
     if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap <= size / 2:
         raise ValueError(f"overlap must be an integer between 0 and size/2 ({size // 2}), got {overlap!r}")
-    packer = _Packer(size, overlap)
+    packer = _Packer(size, overlap, group_articles)
     for unit in _units(blocks):
         packer.add(unit)
     packer.flush()
@@ -135,7 +142,8 @@ def _labels(labels: list[str]) -> str:
 
 
 class _Packer:
-    def __init__(self, size: int, overlap: int) -> None:
+    def __init__(self, size: int, overlap: int, group_articles: bool = False) -> None:
+        self.group_articles = group_articles
         self.size = size
         self.overlap = overlap
         self.out: list[tuple[str, str, int | None]] = []
@@ -180,7 +188,7 @@ class _Packer:
         text = "\n".join(block.text for block in unit.blocks)
         page = unit.blocks[0].page
         if len(text) <= self.size:
-            if self.parts and self.articles and self.base == unit.path and self._fits(text):
+            if self.group_articles and self.parts and self.articles and self.base == unit.path and self._fits(text):
                 self.parts.append(text)
                 self.labels.append(unit.article)
             else:

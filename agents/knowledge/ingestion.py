@@ -98,6 +98,7 @@ def document_ingest(*, document_id: int) -> str:
             blocks,
             size=knowledge_base.chunk_size,
             overlap=min(knowledge_base.chunk_overlap, knowledge_base.chunk_size // 2),
+            group_articles=knowledge_base.group_short_articles,
         )
         if not chunks:
             raise ParseError(_("未能从文件中提取到文字：文件为空，或是扫描件/图片。"))

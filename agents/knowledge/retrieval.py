@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from ..models import KnowledgeBase, Passage
 from .embeddings import embedder_for
-from .tokens import tokenize
+from .keyword import keyword_candidates
+from .tokens import query_terms
 
 RRF_K = 60
 CANDIDATES = 50
@@ -84,47 +85,10 @@ def _vector_candidates(kb_ids, dimension, vector, params, where) -> list[tuple[i
         return cursor.fetchall()
 
 
-# Ranking every passage that shares one common word with the question costs seconds on large
-# knowledge bases; passages matching all the words are ranked first, and the any-word ranking
-# looks at no more than this many matches.
-KEYWORD_RANK_CAP = 2000
-
-
-def _keyword_sql(where: str, cap: int | None) -> str:
-    limit = f"LIMIT {int(cap)}" if cap else ""
-    return f"""
-        WITH matches AS (
-            SELECT p.id, p.tokens, p.knowledge_base_id
-            FROM agents_passage p JOIN agents_document d ON d.id = p.document_id
-            JOIN agents_knowledgebase k ON k.id = p.knowledge_base_id AND k.generation = p.generation
-            WHERE p.knowledge_base_id = ANY(%(kb_ids)s)
-              AND to_tsvector('simple', p.tokens) @@ to_tsquery('simple', %(query)s)
-              AND d.is_active AND d.status = 'ready' {where}
-            {limit}
-        )
-        SELECT id, ts_rank_cd(to_tsvector('simple', tokens), to_tsquery('simple', %(query)s)) AS rank,
-               knowledge_base_id
-        FROM matches ORDER BY rank DESC LIMIT {CANDIDATES}
-    """  # noqa: S608  (only integers are formatted in; every value is a bound parameter)
-
-
 def _keyword_candidates(kb_ids, terms, params, where) -> list[tuple[int, float, int]]:
-    # Each term quoted as one lexeme, so no character in it is read as tsquery syntax.
-    quoted = [f"'{t}'" for t in (t.replace("'", "").replace("\\", "") for t in terms) if t]
-    if not quoted:
-        return []
-    found: dict[int, tuple[float, int]] = {}
-    with connection.cursor() as cursor:
-        for operator, cap in ((" & ", None), (" | ", KEYWORD_RANK_CAP)):
-            if operator == " & " and len(quoted) == 1:
-                continue
-            cursor.execute(_keyword_sql(where, cap), {**params, "kb_ids": kb_ids, "query": operator.join(quoted)})
-            for pid, rank, kb_id in cursor.fetchall():
-                found.setdefault(pid, (rank, kb_id))
-            if len(found) >= CANDIDATES:
-                break
-    # Passages matching every word come first (they were found first), then by rank.
-    return [(pid, rank, kb_id) for pid, (rank, kb_id) in found.items()][:CANDIDATES]
+    """BM25 keyword matches (see ``keyword``); ``terms`` is a list, or a mapping to weights."""
+    weighted = terms if isinstance(terms, dict) else dict.fromkeys(terms, 1.0)
+    return keyword_candidates(kb_ids, weighted, params, where, CANDIDATES)
 
 
 def retrieve(
@@ -155,8 +119,9 @@ def retrieve(
         vector_ranked += _vector_candidates([kb.pk for kb in members], len(vector), vector, params, where)
     vector_ranked.sort(key=lambda row: row[1], reverse=True)
 
-    terms = list(dict.fromkeys(tokenize(query)))
-    keyword_ranked = _keyword_candidates([kb.pk for kb in kbs], terms, params, where)
+    weighted_terms = query_terms(query)
+    terms = list(weighted_terms)
+    keyword_ranked = _keyword_candidates([kb.pk for kb in kbs], weighted_terms, params, where)
 
     scores: dict[int, float] = defaultdict(float)
     vector_rank, vector_score, keyword_rank = {}, {}, {}

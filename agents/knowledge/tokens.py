@@ -7,7 +7,13 @@ import re
 
 import jieba
 
+from .lexicon import synonyms, terms
+
 jieba.setLogLevel(logging.WARNING)
+for _term in terms():
+    jieba.add_word(_term, freq=20000)
+for _phrase in synonyms():
+    jieba.add_word(_phrase, freq=2000)
 
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 # Words too common in policy text to say anything about a question.
@@ -30,3 +36,16 @@ def tokenize(text: str) -> list[str]:
 
 def token_text(text: str) -> str:
     return " ".join(tokenize(text))
+
+
+def query_terms(question: str) -> dict[str, float]:
+    """The keyword-search terms of a question with their weights: its own tokens (1.0) and the
+    statute's words for the citizen phrases it uses (0.6)."""
+    weighted: dict[str, float] = dict.fromkeys(tokenize(question), 1.0)
+    table = synonyms()
+    for phrase, words in table.items():
+        if phrase in question:
+            for word in words:
+                for token in tokenize(word):
+                    weighted.setdefault(token, 0.6)
+    return weighted

@@ -61,6 +61,11 @@ class KnowledgeBase(models.Model):
         _("分段长度（字）"), default=500, validators=[MinValueValidator(100), MaxValueValidator(4000)]
     )
     chunk_overlap = models.PositiveIntegerField(_("分段重叠（字）"), default=80, validators=[MaxValueValidator(2000)])
+    group_short_articles = models.BooleanField(
+        _("合并短条文"),
+        default=False,
+        help_text=_("勾选后，同一章节下相邻的短条文合并为一个段落；默认每条一段，引用指向确切的条。"),
+    )
     vector_weight = models.FloatField(
         _("语义检索权重"), default=1.0, validators=[MinValueValidator(0), MaxValueValidator(10)]
     )

@@ -105,7 +105,9 @@ def test_nothing_in_nothing_out():
 def test_chapters_sections_and_articles_make_the_heading_path(policy_chunks):
     assert paths(policy_chunks) == [
         "",
-        "第一章 总则 > 第一条至第三条",
+        "第一章 总则 > 第一条",
+        "第一章 总则 > 第二条",
+        "第一章 总则 > 第三条",
         "第二章 申报条件 > 第一节 基本条件 > 第四条",
         *["第二章 申报条件 > 第一节 基本条件 > 第五条"] * 4,
         "第二章 申报条件 > 第一节 基本条件 > 第六条",
@@ -116,8 +118,19 @@ def test_chapters_sections_and_articles_make_the_heading_path(policy_chunks):
     assert policy_chunks[0].text == "示范区人才安居补贴办法"
 
 
-def test_short_articles_under_one_heading_are_merged_whole(policy_chunks):
-    assert policy_chunks[1].text == (
+def test_each_article_is_its_own_passage_by_default(policy_chunks):
+    assert [chunk.text for chunk in policy_chunks[1:4]] == [
+        "第一条 为吸引和集聚高层次人才，制定本办法。",
+        "第二条 本办法适用于在示范区就业的全日制博士、硕士研究生。",
+        "第三条 区人社局负责补贴的受理、审核和发放。",
+    ]
+
+
+def test_short_articles_under_one_heading_are_merged_whole_when_asked():
+    blocks = parse_document(POLICY.encode("gbk"), "办法.txt").blocks
+    grouped = chunk_blocks(blocks, size=300, overlap=40, group_articles=True)
+    assert grouped[1].heading_path == "第一章 总则 > 第一条至第三条"
+    assert grouped[1].text == (
         "第一条 为吸引和集聚高层次人才，制定本办法。\n"
         "第二条 本办法适用于在示范区就业的全日制博士、硕士研究生。\n"
         "第三条 区人社局负责补贴的受理、审核和发放。"
@@ -125,7 +138,7 @@ def test_short_articles_under_one_heading_are_merged_whole(policy_chunks):
 
 
 def test_an_article_keeps_its_items(policy_chunks):
-    assert policy_chunks[2].text == (
+    assert policy_chunks[4].text == (
         "第四条 申请人应当同时符合下列条件：\n（一）具有全日制博士或者硕士学位；\n（二）与区内用人单位签订3年以上劳动合同。"
     )
 
@@ -163,7 +176,7 @@ def test_an_article_that_fits_is_never_cut():
 
 def test_two_merged_articles_are_named_with_a_comma():
     blocks = [heading("第九章 附则"), para("第五十条 解释。"), para("第五十一条 施行。")]
-    assert paths(chunk_blocks(blocks)) == ["第九章 附则 > 第五十条、第五十一条"]
+    assert paths(chunk_blocks(blocks, group_articles=True)) == ["第九章 附则 > 第五十条、第五十一条"]
 
 
 def test_notice_items_make_the_heading_path():
@@ -335,7 +348,7 @@ def test_chunk_page_is_the_page_of_its_first_block():
         heading("第二章 附则", page=2),
         para("第三条 第三页的条文。", page=3),
     ]
-    chunks = chunk_blocks(blocks)
+    chunks = chunk_blocks(blocks, group_articles=True)
     assert [(chunk.heading_path, chunk.page) for chunk in chunks] == [
         ("第一章 总则 > 第一条、第二条", 1),
         ("第二章 附则 > 第三条", 3),

@@ -1,0 +1,88 @@
+"""The keyword leg of retrieval: BM25 over jieba tokens, statistics from PostgreSQL.
+
+Document frequencies and the average passage length are counted in the database over the live
+generation of the knowledge bases searched (through the GIN index on the token vector), so a
+word common in the knowledge base weighs little and a rare one decides. Candidates are the
+passages holding the rarer terms, bounded by ``CANDIDATE_CAP``, and are scored in BM25 order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from django.db import connection
+
+K1 = 1.2
+B = 0.75
+# At most this many passages are scored per question; rare terms pick them first.
+CANDIDATE_CAP = 2000
+# A term found in more than this share of passages says nothing (its IDF is near zero).
+COMMON_SHARE = 0.5
+
+_LIVE = """
+    FROM agents_passage p JOIN agents_document d ON d.id = p.document_id
+    JOIN agents_knowledgebase k ON k.id = p.knowledge_base_id AND k.generation = p.generation
+    WHERE p.knowledge_base_id = ANY(%(kb_ids)s) AND d.is_active AND d.status = 'ready'
+"""
+
+
+def _lexeme(term: str) -> str:
+    # One quoted lexeme, so no character of the term is read as tsquery syntax.
+    return "'" + term.replace("'", "").replace("\\", "") + "'"
+
+
+def _statistics(terms: list[str], params: dict, where: str) -> tuple[int, float, dict[str, int]]:
+    sql = f"""
+        SELECT count(*), coalesce(avg(array_length(string_to_array(p.tokens, ' '), 1)), 0) {_LIVE} {where}
+    """
+    df_sql = f"""
+        SELECT t.term, (SELECT count(*) {_LIVE} {where}
+                        AND to_tsvector('simple', p.tokens) @@ to_tsquery('simple', t.lexeme))
+        FROM unnest(%(terms)s::text[], %(lexemes)s::text[]) AS t(term, lexeme)
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        total, average = cursor.fetchone()
+        cursor.execute(df_sql, {**params, "terms": terms, "lexemes": [_lexeme(t) for t in terms]})
+        frequencies = dict(cursor.fetchall())
+    return int(total), float(average or 0), frequencies
+
+
+def keyword_candidates(
+    kb_ids, weighted_terms: dict[str, float], params, where, limit: int
+) -> list[tuple[int, float, int]]:
+    """``(passage id, BM25 score, knowledge base id)`` of the best ``limit`` keyword matches."""
+    terms = [t for t in weighted_terms if t.replace("'", "").replace("\\", "")]
+    if not terms:
+        return []
+    params = {**params, "kb_ids": kb_ids}
+    total, average, frequencies = _statistics(terms, params, where)
+    if not total:
+        return []
+    idf = {
+        t: math.log(1 + (total - frequencies[t] + 0.5) / (frequencies[t] + 0.5))
+        for t in terms
+        if 0 < frequencies.get(t, 0) <= max(1, COMMON_SHARE * total)
+    }
+    if not idf:
+        return []
+    # Rarest first, so the capped candidate set holds the passages that the question singles out.
+    useful = sorted(idf, key=lambda t: frequencies[t])
+    sql = f"""
+        SELECT p.id, p.tokens, p.knowledge_base_id {_LIVE} {where}
+          AND to_tsvector('simple', p.tokens) @@ to_tsquery('simple', %(query)s)
+        LIMIT {CANDIDATE_CAP}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "query": " | ".join(_lexeme(t) for t in useful)})
+        rows = cursor.fetchall()
+    scored = []
+    for pid, tokens, kb_id in rows:
+        counts = Counter(tokens.split())
+        length = sum(counts.values()) or 1
+        norm = K1 * (1 - B + B * length / (average or 1))
+        score = sum(weighted_terms[t] * idf[t] * counts[t] * (K1 + 1) / (counts[t] + norm) for t in useful if counts[t])
+        scored.append((pid, score, kb_id))
+    scored.sort(key=lambda row: row[1], reverse=True)
+    return scored[:limit]
