@@ -165,13 +165,25 @@ def main() -> None:
     def returned(results):
         return statistics.mean(len(r) for r in results)
 
+    # The plan for large bases: one HNSW index per large knowledge base, holding only its rows, so
+    # no row the index returns is filtered out by the knowledge-base condition.
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX passage_hnsw_{DIM}_kb{target} ON agents_passage USING hnsw "
+            f"((embedding::vector({DIM})) vector_cosine_ops) WHERE dimension = {DIM} AND knowledge_base_id = {target}"
+        )
+        cursor.execute("ANALYZE agents_passage")
+    partial_built = time.perf_counter() - started
+    partial_lat, partial_res = platform_leg()
+
     keyword_lat = []
     for _ in queries:
         terms = random.choices(VOCAB, WEIGHTS, k=3)
         t = time.perf_counter()
         retrieval._keyword_candidates([target], terms, params, where)
         keyword_lat.append(time.perf_counter() - t)
-    hybrid_lat = [v + k for v, k in zip(after_lat, keyword_lat, strict=True)]
+    hybrid_lat = [v + k for v, k in zip(partial_lat, keyword_lat, strict=True)]
 
     print(f"searching 1 of {KBS} knowledge bases (~{N // KBS} passages of {N}), validity filter on, {QUERIES} queries")
     print(
@@ -187,9 +199,19 @@ def main() -> None:
         f"candidates {returned(after_res):.0f}/50  recall@10 {recall(after_res):.3f}  "
         f"(ef_search {retrieval.HNSW_EF_SEARCH}, iterative relaxed_order)"
     )
-    print(f"speed-up against exact, p50: {ms(exact_lat, 0.5) / ms(after_lat, 0.5):.1f}x")
+    print(
+        f"HNSW, per-base partial index (built in {partial_built:.1f} s): p50 {ms(partial_lat, 0.5):6.1f} ms  "
+        f"p95 {ms(partial_lat, 0.95):6.1f} ms  candidates {returned(partial_res):.0f}/50  "
+        f"recall@10 {recall(partial_res):.3f}"
+    )
+    print(
+        f"speed-up against exact, p50: shared index {ms(exact_lat, 0.5) / ms(after_lat, 0.5):.1f}x, "
+        f"partial index {ms(exact_lat, 0.5) / ms(partial_lat, 0.5):.1f}x"
+    )
     print(f"keyword leg (current):   p50 {ms(keyword_lat, 0.5):6.1f} ms  p95 {ms(keyword_lat, 0.95):6.1f} ms")
-    print(f"hybrid (vector + keyword): p50 {ms(hybrid_lat, 0.5):6.1f} ms  p95 {ms(hybrid_lat, 0.95):6.1f} ms")
+    print(
+        f"hybrid (partial-index vector + keyword): p50 {ms(hybrid_lat, 0.5):6.1f} ms  p95 {ms(hybrid_lat, 0.95):6.1f} ms"
+    )
 
 
 if __name__ == "__main__":
