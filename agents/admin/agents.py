@@ -16,7 +16,13 @@ from tenants.admin import DepartmentScopedAdmin
 from tenants.models import Department
 from tenants.roles import Role
 
-from ..builder.services import agent_claim_revision, agent_publish, agent_version_restore, version_diff
+from ..builder.services import (
+    agent_claim_revision,
+    agent_publish,
+    agent_version_restore,
+    draft_changes,
+    version_diff,
+)
 from ..builder.snapshot import agent_snapshot
 from ..models import Agent, AgentVersion
 
@@ -159,22 +165,43 @@ class AgentAdmin(DepartmentScopedAdmin):
             raise PermissionDenied
         return agent
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        agent = self.get_object(request, object_id) if object_id else None
+        if agent is not None:
+            extra_context = {**(extra_context or {}), "pending_changes": draft_changes(agent=agent)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def response_change(self, request, obj):
+        # "保存并发布" submits the whole form: the admin has validated and saved it by now (errors
+        # are shown beside their fields and nothing is published), so what is published is what was on screen.
+        if "_publish" in request.POST:
+            self._publish_saved(request, obj, note=request.POST.get("publish_note", ""))
+            return redirect(reverse("admin:agents_agent_change", args=[obj.pk]))
+        return super().response_change(request, obj)
+
     def publish_view(self, request, object_id):
         return require_POST(self._publish)(request, object_id)
 
     def _publish(self, request, object_id):
         agent = self._editable(request, object_id)
+        self._publish_saved(request, agent, note=request.POST.get("note", ""))
+        return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
+
+    def _publish_saved(self, request, agent, *, note: str) -> None:
+        changes = draft_changes(agent=agent)
         try:
-            version = agent_publish(agent=agent, user=request.user, note=request.POST.get("note", "")[:200])
+            version = agent_publish(agent=agent, user=request.user, note=note[:200])
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.WARNING)
-            return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
+            return
+        first = agent.current_version_id is None
+        what = gettext("首次发布") if first else "、".join(dict.fromkeys(c.label for c in changes))
         self.message_user(
             request,
-            gettext("已发布版本 v%(n)s。工作人员和 API 现在使用此版本。") % {"n": version.number},
+            gettext("已发布版本 v%(n)s（%(what)s）。工作人员和 API 现在使用此版本。")
+            % {"n": version.number, "what": what},
             messages.SUCCESS,
         )
-        return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
 
     def playground_view(self, request, object_id):
         """Try the agent out: the draft (or the published version) runs through the one runtime."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from decimal import Decimal
 
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 from ..catalog.loader import load_all
 from ..models import Agent, AgentVersion, PromptTemplate, PromptVariable, Scenario, Tool
 from ..tools.builtin import BUILTIN_TOOLS
+from .diff import Change, snapshot_changes
 from .snapshot import agent_snapshot
 
 
@@ -66,21 +66,15 @@ def agent_claim_revision(*, agent: Agent, seen_revision: int) -> None:
     agent.revision = seen_revision + 1
 
 
-def version_diff(*, older: AgentVersion, newer: AgentVersion) -> list[dict]:
-    """Line diffs between two versions' snapshots, one entry per changed top-level part."""
-    a, b = older.snapshot, newer.snapshot
-    changes = []
-    for key in sorted(a.keys() | b.keys()):
-        if a.get(key) == b.get(key):
-            continue
-        before = json.dumps(a.get(key), ensure_ascii=False, indent=1, sort_keys=True).splitlines()
-        after = json.dumps(b.get(key), ensure_ascii=False, indent=1, sort_keys=True).splitlines()
-        if key == "template":
-            before = (a.get(key) or {}).get("body", "").splitlines() + before
-            after = (b.get(key) or {}).get("body", "").splitlines() + after
-        lines = list(difflib.unified_diff(before, after, lineterm="", n=2))[2:]
-        changes.append({"part": key, "lines": lines})
-    return changes
+def version_diff(*, older: AgentVersion, newer: AgentVersion) -> list[Change]:
+    """The versioned fields that differ between two versions, labelled, objects named, prompts as line diffs."""
+    return snapshot_changes(before=older.snapshot, after=newer.snapshot)
+
+
+def draft_changes(*, agent: Agent) -> list[Change]:
+    """What publishing the saved draft would change for staff (everything when nothing is published yet)."""
+    live = agent.current_version
+    return snapshot_changes(before=live.snapshot if live else None, after=agent_snapshot(agent=agent))
 
 
 def builtin_tools_sync() -> None:
