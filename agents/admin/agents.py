@@ -16,11 +16,12 @@ from tenants.admin import DepartmentScopedAdmin
 from tenants.models import Department
 from tenants.roles import Role
 
+from ..builder.diff import draft_changes
+from ..builder.readiness import agent_checklist
 from ..builder.services import (
     agent_claim_revision,
     agent_publish,
     agent_version_restore,
-    draft_changes,
     version_diff,
 )
 from ..builder.snapshot import agent_snapshot
@@ -168,7 +169,11 @@ class AgentAdmin(DepartmentScopedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         agent = self.get_object(request, object_id) if object_id else None
         if agent is not None:
-            extra_context = {**(extra_context or {}), "pending_changes": draft_changes(agent=agent)}
+            extra_context = {
+                **(extra_context or {}),
+                "pending_changes": draft_changes(agent=agent),
+                "checklist": agent_checklist(agent=agent),
+            }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def response_change(self, request, obj):
@@ -190,7 +195,7 @@ class AgentAdmin(DepartmentScopedAdmin):
     def _publish_saved(self, request, agent, *, note: str) -> None:
         changes = draft_changes(agent=agent)
         try:
-            version = agent_publish(agent=agent, user=request.user, note=note[:200])
+            version = agent_publish(agent=agent, user=request.user, note=note[:200], refuse_unusable=True)
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.WARNING)
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -17,7 +17,7 @@ from tenants.models import Department
 from tenants.roles import Action
 
 from ..builder.services import scenario_clone
-from ..models import Scenario
+from ..models import Agent, Scenario
 
 
 class CloneForm(forms.Form):
@@ -84,7 +84,17 @@ class ScenarioAdmin(admin.ModelAdmin):
         return False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "clone_form": CloneForm(user=request.user)}
+        scenario = self.get_object(request, object_id)
+        existing = (
+            Agent.objects.restrict(request.user).filter(scenario_key=scenario.key).select_related("department")
+            if scenario
+            else Agent.objects.none()
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "clone_form": CloneForm(user=request.user),
+            "existing_clones": list(existing[:5]),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -105,10 +115,36 @@ class ScenarioAdmin(admin.ModelAdmin):
         if not form.is_valid():
             self.message_user(request, gettext("请选择你管理的部门。"), messages.ERROR)
             return redirect(reverse("admin:agents_scenario_change", args=[scenario.pk]))
-        agent = scenario_clone(scenario=scenario, department=form.cleaned_data["department"], user=request.user)
+        department = form.cleaned_data["department"]
+        try:
+            agent = scenario_clone(
+                scenario=scenario,
+                department=department,
+                user=request.user,
+                allow_duplicate=request.POST.get("duplicate") == "1",
+            )
+        except ValidationError:
+            existing = Agent.objects.restrict(request.user).filter(department=department, scenario_key=scenario.key)
+            first = existing.first()
+            self.message_user(
+                request,
+                format_html(
+                    gettext(
+                        '未克隆：{department}已有从此场景克隆的智能体<a href="{url}">“{name}”</a>，可以打开它继续修改。'
+                    ),
+                    department=department.name,
+                    url=reverse("admin:agents_agent_change", args=[first.pk]),
+                    name=first.name,
+                ),
+                messages.WARNING,
+            )
+            return redirect(reverse("admin:agents_scenario_change", args=[scenario.pk]))
         self.message_user(
             request,
-            gettext("已克隆为草稿智能体“%(name)s”。调整后点击“发布”即可供工作人员使用。") % {"name": agent.name},
+            gettext(
+                "已克隆为草稿智能体“%(name)s”。请按页面上的发布前检查补齐模型、知识库和使用范围，再点击“保存并发布”。"
+            )
+            % {"name": agent.name},
             messages.SUCCESS,
         )
         return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import Agent, KnowledgeBase, ModelEndpoint, SensitiveWordList
+from .snapshot import agent_snapshot
 
 # Form fields whose value is frozen into a published version (see snapshot.py). Everything else on
 # the agent form (who may use it, whether it is enabled, its department) takes effect on save.
@@ -78,7 +79,9 @@ def _flat(snapshot: dict) -> dict[str, str]:
     template = snapshot.get("template") or {}
     area_labels = dict(Agent._meta.get_field("area").choices)
     mode_labels = dict(Agent.OutputMode.choices)
-    endpoint = model.get("endpoint_name") or (_names(ModelEndpoint, [model["endpoint_id"]]) if model.get("endpoint_id") else "—")
+    endpoint = model.get("endpoint_name") or (
+        _names(ModelEndpoint, [model["endpoint_id"]]) if model.get("endpoint_id") else "—"
+    )
     fallback = model.get("fallback_endpoint_id")
     return {
         "name": snapshot.get("name", ""),
@@ -136,3 +139,9 @@ def snapshot_changes(*, before: dict | None, after: dict) -> list[Change]:
         lines = _text_diff(variables_before, variables_after)
         changes.append(Change(field="template", label=str(VARIABLES_LABEL), lines=lines))
     return changes
+
+
+def draft_changes(*, agent: Agent) -> list[Change]:
+    """What publishing the saved draft would change for staff (everything when nothing is published yet)."""
+    live = agent.current_version
+    return snapshot_changes(before=live.snapshot if live else None, after=agent_snapshot(agent=agent))

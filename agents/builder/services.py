@@ -15,13 +15,21 @@ from ..catalog.loader import load_all
 from ..models import Agent, AgentVersion, PromptTemplate, PromptVariable, Scenario, Tool
 from ..tools.builtin import BUILTIN_TOOLS
 from .diff import Change, snapshot_changes
+from .readiness import department_default_endpoint, publish_problems
 from .snapshot import agent_snapshot
 
 
 @transaction.atomic
-def agent_publish(*, agent: Agent, user, note: str = "") -> AgentVersion:
-    """Freeze the draft into a new immutable version and make it the one staff and the API use."""
+def agent_publish(*, agent: Agent, user, note: str = "", refuse_unusable: bool = False) -> AgentVersion:
+    """Freeze the draft into a new immutable version and make it the one staff and the API use.
+
+    ``refuse_unusable`` (the builder's publish button): refuse, saying why, an agent staff could
+    never use (see readiness.publish_problems). Loaders and tests that publish on purpose skip it.
+    """
     agent = Agent.objects.select_for_update(of=("self",)).select_related("current_version").get(pk=agent.pk)
+    problems = publish_problems(agent=agent) if refuse_unusable else []
+    if problems:
+        raise ValidationError([_("未发布：") + problems[0], *problems[1:]], code="unusable")
     text = AgentVersion.canonical(agent_snapshot(agent=agent))
     if agent.current_version is not None and agent.current_version.snapshot_text == text:
         raise ValidationError(
@@ -69,12 +77,6 @@ def agent_claim_revision(*, agent: Agent, seen_revision: int) -> None:
 def version_diff(*, older: AgentVersion, newer: AgentVersion) -> list[Change]:
     """The versioned fields that differ between two versions, labelled, objects named, prompts as line diffs."""
     return snapshot_changes(before=older.snapshot, after=newer.snapshot)
-
-
-def draft_changes(*, agent: Agent) -> list[Change]:
-    """What publishing the saved draft would change for staff (everything when nothing is published yet)."""
-    live = agent.current_version
-    return snapshot_changes(before=live.snapshot if live else None, after=agent_snapshot(agent=agent))
 
 
 def builtin_tools_sync() -> None:
@@ -126,9 +128,17 @@ def _unique_slug(department, base: str) -> str:
 
 
 @transaction.atomic
-def scenario_clone(*, scenario: Scenario, department, user=None) -> Agent:
-    """Create a draft agent (and its prompt template) in ``department`` from a catalog scenario."""
+def scenario_clone(*, scenario: Scenario, department, user=None, allow_duplicate: bool = False) -> Agent:
+    """Create a draft agent (and its prompt template) in ``department`` from a catalog scenario.
+
+    The draft gets the department's default chat model service (its only one, if any) and no
+    knowledge search until a knowledge base is chosen. A second clone of the same scenario into the
+    same department is refused (code "duplicate") unless ``allow_duplicate``.
+    """
     d = scenario.definition
+    if not allow_duplicate and Agent.objects.filter(department=department, scenario_key=scenario.key).exists():
+        raise ValidationError(_("本部门已有从此场景克隆的智能体。"), code="duplicate")
+    endpoint = department_default_endpoint(department=department)
     template = PromptTemplate.objects.create(
         department=department, name=d["name"], description=d["description"][:300], body=d["system_prompt"].strip()
     )
@@ -154,6 +164,8 @@ def scenario_clone(*, scenario: Scenario, department, user=None) -> Agent:
         description=d["description"][:300],
         area=d["area"],
         template=template,
+        endpoint=endpoint,
+        model_name=endpoint.models_list()[0] if endpoint else "",
         temperature=Decimal(str(d.get("temperature", 0.3))),
         max_tokens=d.get("max_tokens", 2000),
         max_tool_steps=d.get("max_tool_steps", 4),
@@ -165,5 +177,7 @@ def scenario_clone(*, scenario: Scenario, department, user=None) -> Agent:
         minutes_saved=d["minutes_saved"],
         scenario_key=scenario.key,
     )
-    agent.tools.set(Tool.objects.filter(department=None, builtin__in=d.get("tools", [])))
+    # Knowledge search without a knowledge base finds nothing: the admin adds it with a knowledge base.
+    tools = [t for t in d.get("tools", []) if t != "knowledge_search"]
+    agent.tools.set(Tool.objects.filter(department=None, builtin__in=tools))
     return agent

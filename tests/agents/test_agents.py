@@ -26,7 +26,10 @@ def edit(client, tenant, agent, **overrides):
 
 
 def test_publish_freezes_the_draft_and_editing_makes_a_new_draft(login, tenant_a, tenant_b):
-    agent = make_agent(tenant_a.department, name="通知起草")
+    endpoint = make_endpoint(tenant_a.department)
+    agent = make_agent(
+        tenant_a.department, name="通知起草", endpoint=endpoint, model_name="fake-chat", assign_all_members=True
+    )
     client = login(tenant_a.admin)
     assert client.post(reverse("admin:agents_agent_publish", args=[agent.pk]), {"note": "首次发布"}).status_code == 302
     agent.refresh_from_db()
@@ -34,7 +37,8 @@ def test_publish_freezes_the_draft_and_editing_makes_a_new_draft(login, tenant_a
     assert v1.number == 1 and v1.snapshot["name"] == "通知起草" and v1.note == "首次发布"
     assert v1.published_by == tenant_a.admin
 
-    assert edit(client, tenant_a, agent, name="通知起草（新）").status_code == 302
+    edited = edit(client, tenant_a, agent, name="通知起草（新）", endpoint=endpoint.pk, model_name="fake-chat")
+    assert edited.status_code == 302
     agent.refresh_from_db()
     assert agent.name == "通知起草（新）"
     assert agent.current_version.snapshot["name"] == "通知起草", "staff keep the published version"
