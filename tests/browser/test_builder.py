@@ -1,6 +1,8 @@
 """The agent builder in a real browser: publishing an edited form, and a cloned scenario reaching staff.
 Every test also fails on a console error or a Content-Security-Policy violation (see conftest.py)."""
 
+import re
+
 from playwright.sync_api import expect
 
 from agents.builder.services import agent_publish
@@ -41,3 +43,32 @@ def test_agent_page_fits_a_phone(phone, tenant_a, tenant_b):
     expect(phone.get_by_role("button", name="保存并发布")).to_be_visible()
     screenshot(phone, "builder-phone")
     assert horizontal_overflow(phone) == 0
+
+
+def test_a_cloned_scenario_is_published_and_staff_find_it(page, phone, tenant_a, tenant_b):
+    from agents.builder.services import catalog_sync
+    from agents.models import Scenario
+
+    catalog_sync()
+    make_endpoint(tenant_a.department, models="fake-chat")
+    scenario = Scenario.objects.filter(area="hotline").first()
+    login_as(page, tenant_a.admin)
+    page.goto(f"/admin/agents/scenario/{scenario.pk}/change/")
+    page.get_by_role("button", name="一键克隆到本部门").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("请按页面上的发布前检查补齐")
+    checklist = page.get_by_role("list", name="发布前检查")
+    expect(checklist.locator("[data-check=endpoint]")).to_have_class("done")
+    expect(checklist.locator("[data-check=users]")).to_contain_text("还没有指定谁可以使用")
+    screenshot(page, "builder-clone-checklist")
+
+    page.get_by_label("本部门全体成员可用").check()
+    page.get_by_role("button", name="保存并发布").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("已发布版本 v1（首次发布）")
+    expect(checklist.locator("[data-check=users]")).to_have_class("done")
+
+    login_as(phone, tenant_a.staff)
+    expect(phone.get_by_role("link", name=re.compile(scenario.name))).to_be_visible()
+    assert horizontal_overflow(phone) == 0
+    screenshot(phone, "builder-clone-staff-workspace")
