@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +18,7 @@ from tenants.models import Department
 from tenants.roles import Role
 
 from ..builder.diff import draft_changes
+from ..builder.model_choices import endpoint_model_choices
 from ..builder.readiness import agent_checklist
 from ..builder.services import (
     agent_claim_revision,
@@ -25,7 +27,7 @@ from ..builder.services import (
     version_diff,
 )
 from ..builder.snapshot import agent_snapshot
-from ..models import Agent, AgentVersion
+from ..models import Agent, AgentVersion, ModelEndpoint
 
 
 class AgentForm(forms.ModelForm):
@@ -42,6 +44,12 @@ class AgentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["seen_revision"].initial = self.instance.revision
+        # The builder's script offers the chosen service's models (agent_builder.js, models_view).
+        for name, endpoint in (("model_name", "endpoint"), ("fallback_model_name", "fallback_endpoint")):
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"data-models-for": f"id_{endpoint}", "data-models-url": reverse("admin:agents_agent_models")}
+                )
 
     def clean(self):
         cleaned = super().clean()
@@ -132,6 +140,7 @@ class AgentAdmin(DepartmentScopedAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         own = [
+            path("models/", self.admin_site.admin_view(self.models_view), name="{}_{}_models".format(*info)),
             path(
                 "<int:object_id>/publish/",
                 self.admin_site.admin_view(self.publish_view),
@@ -207,6 +216,17 @@ class AgentAdmin(DepartmentScopedAdmin):
             % {"n": version.number, "what": what},
             messages.SUCCESS,
         )
+
+    def models_view(self, request):
+        """The model names to offer for a chat model service the user may choose (JSON)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        endpoint = get_object_or_404(
+            ModelEndpoint.objects.restrict(request.user).filter(kind=ModelEndpoint.Kind.CHAT),
+            pk=request.GET.get("endpoint") if (request.GET.get("endpoint") or "").isdigit() else 0,
+        )
+        choices = endpoint_model_choices(endpoint=endpoint)
+        return JsonResponse({"names": choices.names, "note": choices.note})
 
     def playground_view(self, request, object_id):
         """Try the agent out: the draft (or the published version) runs through the one runtime."""

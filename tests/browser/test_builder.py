@@ -21,6 +21,9 @@ def test_publish_with_unsaved_changes_saves_them_and_publishes_what_was_on_scree
     page.goto(f"/admin/agents/agent/{agent.pk}/change/")
     expect(page.locator(".shuzhi-publish")).to_contain_text("已保存的草稿与 v1 相同")
 
+    # The service is unreachable from here: its registered names are offered, with a note saying so.
+    expect(page.locator("#id_model_name_choices option")).to_have_count(2)
+    expect(page.locator(".shuzhi-models-note").first).to_contain_text("无法从模型服务获取模型列表")
     page.locator("#id_model_name").fill("fake-large")
     unsaved = page.locator(".shuzhi-unsaved")
     expect(unsaved).to_be_visible()
