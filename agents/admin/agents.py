@@ -9,6 +9,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -17,7 +18,7 @@ from tenants.admin import DepartmentScopedAdmin
 from tenants.models import Department
 from tenants.roles import Role
 
-from ..builder.diff import draft_changes
+from ..builder.diff import VERSIONED_FIELDS, draft_changes
 from ..builder.model_choices import endpoint_model_choices
 from ..builder.readiness import agent_checklist
 from ..builder.services import (
@@ -44,6 +45,17 @@ class AgentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["seen_revision"].initial = self.instance.revision
+        # Say on every field whether it waits for the next publish or takes effect on save.
+        for name, formfield in self.fields.items():
+            if name in ("seen_revision", "department"):
+                continue
+            versioned = name in VERSIONED_FIELDS
+            badge = format_html(
+                '<span class="shuzhi-badge {}">{}</span>',
+                "versioned" if versioned else "live",
+                gettext("发布后生效") if versioned else gettext("保存即生效"),
+            )
+            formfield.help_text = format_html("{} {}", badge, formfield.help_text or "")
         # The builder's script offers the chosen service's models (agent_builder.js, models_view).
         for name, endpoint in (("model_name", "endpoint"), ("fallback_model_name", "fallback_endpoint")):
             if name in self.fields:

@@ -33,7 +33,10 @@ def agent_publish(*, agent: Agent, user, note: str = "", refuse_unusable: bool =
     text = AgentVersion.canonical(agent_snapshot(agent=agent))
     if agent.current_version is not None and agent.current_version.snapshot_text == text:
         raise ValidationError(
-            _("草稿与正在使用的版本 v%(n)s 相同，没有需要发布的修改。") % {"n": agent.current_version.number},
+            _(
+                "草稿与正在使用的版本 v%(n)s 相同，没有需要发布的修改。标有“保存即生效”的修改（如使用范围）保存后已经生效。"
+            )
+            % {"n": agent.current_version.number},
             code="unchanged",
         )
     number = (agent.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1

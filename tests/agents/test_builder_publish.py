@@ -71,3 +71,28 @@ def test_the_agent_page_lists_the_saved_changes_that_publishing_would_bring(logi
     assert "发布后将改变" in page
     assert "通知起草 → 通知起草（新）" in page
     assert f"— → {kb.name}" in page
+
+
+def test_each_field_says_whether_it_waits_for_publishing_or_takes_effect_on_save(login, tenant_a, tenant_b):
+    agent = make_agent(tenant_a.department, assign_all_members=True)
+    response = login(tenant_a.admin).get(change_url(agent))
+    form = response.context["adminform"].form
+    assert "发布后生效" in form.fields["model_name"].help_text
+    assert "发布后生效" in form.fields["knowledge_bases"].help_text
+    assert "保存即生效" in form.fields["assigned_users"].help_text
+    assert "保存即生效" in form.fields["is_active"].help_text
+    assert 'class="shuzhi-badge versioned"' in response.content.decode()
+
+
+def test_publishing_after_changing_only_who_may_use_it_says_that_change_is_already_live(login, tenant_a, tenant_b):
+    endpoint = make_endpoint(tenant_a.department)
+    agent = make_agent(tenant_a.department, endpoint=endpoint, model_name="fake-chat", assign_all_members=True)
+    agent_publish(agent=agent, user=tenant_a.admin)
+    agent.refresh_from_db()
+    client = login(tenant_a.admin)
+    data = form(tenant_a, agent, endpoint=endpoint.pk, model_name="fake-chat", assigned_roles=["reviewer"])
+    data.update(_publish="1", temperature=str(agent.temperature), max_tool_steps=agent.max_tool_steps)
+    response = client.post(change_url(agent), data, follow=True)
+    assert "保存后已经生效" in response.content.decode()
+    agent.refresh_from_db()
+    assert agent.assigned_roles == ["reviewer"] and agent.versions.count() == 1
