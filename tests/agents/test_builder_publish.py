@@ -96,3 +96,26 @@ def test_publishing_after_changing_only_who_may_use_it_says_that_change_is_alrea
     assert "保存后已经生效" in response.content.decode()
     agent.refresh_from_db()
     assert agent.assigned_roles == ["reviewer"] and agent.versions.count() == 1
+
+
+def test_the_version_diff_names_fields_and_objects_and_diffs_the_prompt_text(login, tenant_a, tenant_b):
+    from agents.models import Tool
+
+    first_kb, second_kb = make_knowledge_base(tenant_a.department), make_knowledge_base(tenant_a.department)
+    agent = make_agent(tenant_a.department, assign_all_members=True)
+    agent.knowledge_bases.add(first_kb)
+    agent_publish(agent=agent, user=tenant_a.admin)
+    agent.knowledge_bases.add(second_kb)
+    tool = Tool.objects.get(department=None, builtin="current_datetime")
+    agent.tools.add(tool)
+    agent.template.body = "你是{{ org }}的助手。\n请处理：{{ task }}\n引用条款时注明文号。"
+    agent.template.save()
+    agent_publish(agent=agent, user=tenant_a.admin)
+
+    page = login(tenant_a.admin).get(reverse("admin:agents_agent_diff", args=[agent.pk]), {"a": 1, "b": 2})
+    html = page.content.decode()
+    assert "knowledge_base_ids" not in html and "function_name" not in html
+    assert '<th scope="row">知识库</th>' in html
+    assert f"{first_kb.name}、{second_kb.name}" in html
+    assert '<th scope="row">工具</th>' in html and tool.name in html
+    assert '<th scope="row">提示词正文</th>' in html and "+引用条款时注明文号。" in html
