@@ -11,7 +11,7 @@ from tenants import audit
 from tenants.models import Department
 
 from .builder.services import agent_publish, scenario_clone
-from .models import Agent, AgentVersion, AllowedHost, Document, KnowledgeBase, ModelEndpoint, Scenario
+from .models import Agent, AgentVersion, AllowedHost, Document, KnowledgeBase, ModelEndpoint, Scenario, Tool
 
 # Which catalog areas each demo bureau draws its agents from.
 DEMO_AGENTS = {
@@ -69,7 +69,12 @@ def demo_knowledge_load() -> list[Document]:
                 if department is not None:
                     district.granted_departments.add(department)
             for agent in Agent.objects.filter(department__code=code).exclude(scenario_key=""):
-                agent.knowledge_bases.add(*[kb for kb in (own, district) if kb is not None])
+                bases = [kb for kb in (own, district) if kb is not None]
+                agent.knowledge_bases.add(*bases)
+                # A clone waits for a knowledge base before searching it (scenario_clone): now it has one.
+                scenario = Scenario.objects.filter(key=agent.scenario_key).first()
+                if bases and scenario and "knowledge_search" in scenario.definition.get("tools", []):
+                    agent.tools.add(*Tool.objects.filter(department=None, builtin="knowledge_search"))
         _republish_changed()
     return created
 

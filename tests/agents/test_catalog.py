@@ -155,6 +155,23 @@ def test_demo_knowledge_bases_hold_the_sample_policies_queued_for_the_worker(db,
     assert Document.objects.count() == len(documents)
 
 
+def test_demo_agents_search_their_knowledge_bases_once_they_have_them(db):
+    from agents.demo import demo_knowledge_load
+    from tenants.demo import demo_departments_load
+
+    catalog_sync()
+    demo_departments_load(password="Demo-Pass-2026")
+    demo_agents_load()
+    searching = [
+        a
+        for a in Agent.objects.exclude(scenario_key="")
+        if "knowledge_search" in Scenario.objects.get(key=a.scenario_key).definition.get("tools", [])
+    ]
+    assert searching and not any(a.tools.filter(builtin="knowledge_search").exists() for a in searching)
+    demo_knowledge_load()
+    assert all(a.knowledge_bases.exists() and a.tools.filter(builtin="knowledge_search").exists() for a in searching)
+
+
 def test_demo_staff_find_a_finished_conversation_with_citations(login, db):
     from agents.demo import demo_conversations_load, demo_knowledge_load, demo_knowledge_ready
     from agents.knowledge.ingestion import document_ingest
