@@ -57,7 +57,9 @@ def agent_checklist(*, agent: Agent) -> list[Check]:
             "endpoint",
             _("对话模型服务"),
             bool(agent.endpoint_id),
-            _("未选择模型服务：只能根据知识库检索结果作答。请在“模型”中选择模型服务和模型名称。")
+            ""
+            if agent.endpoint_id
+            else _("未选择模型服务：只能根据知识库检索结果作答。请在“模型”中选择模型服务和模型名称。")
             if has_kb
             else _("未选择模型服务，也没有知识库：智能体无法回答任何问题。请选择模型服务，或添加知识库。"),
             blocking=not has_kb,

@@ -62,6 +62,7 @@ def test_a_cloned_scenario_is_published_and_staff_find_it(page, phone, tenant_a,
     expect(page.locator(".messagelist")).to_contain_text("请按页面上的发布前检查补齐")
     checklist = page.get_by_role("list", name="发布前检查")
     expect(checklist.locator("[data-check=endpoint]")).to_have_class("done")
+    expect(checklist.locator("[data-check=endpoint]")).not_to_contain_text("未选择模型服务")
     expect(checklist.locator("[data-check=users]")).to_contain_text("还没有指定谁可以使用")
     screenshot(page, "builder-clone-checklist")
 
