@@ -23,6 +23,7 @@ class Check:
     done: bool
     advice: str = ""
     blocking: bool = False
+    note: str = ""  # shown even when done
 
 
 def department_default_endpoint(*, department) -> ModelEndpoint | None:
@@ -80,7 +81,7 @@ def agent_checklist(*, agent: Agent) -> list[Check]:
         ),
     ]
     if not has_kb and not searches and agent.endpoint_id:
-        checks[1] = Check("knowledge_bases", _("知识库"), True, _("未使用知识库：回答不附出处。"))
+        checks[1] = Check("knowledge_bases", _("知识库"), True, note=_("未使用知识库：回答不附出处。"))
     return checks
 
 

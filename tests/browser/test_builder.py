@@ -71,6 +71,7 @@ def test_a_cloned_scenario_is_published_and_staff_find_it(page, phone, tenant_a,
 
     expect(page.locator(".messagelist")).to_contain_text("已发布版本 v1（首次发布）")
     expect(checklist.locator("[data-check=users]")).to_have_class("done")
+    expect(checklist.locator("[data-check=users]")).not_to_contain_text("还没有指定谁可以使用")
 
     login_as(phone, tenant_a.staff)
     expect(phone.get_by_role("link", name=re.compile(scenario.name))).to_be_visible()
