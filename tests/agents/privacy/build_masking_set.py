@@ -53,7 +53,9 @@ def luhn_ok(digits: str) -> bool:
 def make_id(want_x: bool | None = None, want_luhn: bool = False) -> str:
     while True:
         year = rng.randint(1938, 2012)
-        first17 = f"{rng.choice(REGIONS)}{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+        first17 = (
+            f"{rng.choice(REGIONS)}{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+        )
         number = first17 + id_check(first17)
         if want_x is not None and number.endswith("X") != want_x:
             continue
@@ -214,7 +216,7 @@ def make_plate() -> str:
         serial = f"{rng.randint(0, 9999):04d}" + rng.choice("挂学警")
     else:
         serial = f"{rng.randint(0, 9)}{rng.choice(LETTERS)}{rng.randint(0, 999):03d}"
-    sep = rng.choice(["", "", "", "·", " ", "-"]) if not serial[-1] in "挂学警" else ""
+    sep = rng.choice(["", "", "", "·", " ", "-"]) if serial[-1] not in "挂学警" else ""
     out = head + sep + serial
     return fullwidth(out) if rng.random() < 0.05 else out
 
@@ -291,11 +293,21 @@ def make_address() -> str:
     elif style < 0.9:
         province, city, county, town, village = rng.choice(COUNTIES)
         head = rng.choice([province + city + county, city + county, county, ""])
-        address = head + town + village + f"{cn(rng.randint(1, 12))}组" + (f"{rng.randint(1, 99)}号" if rng.random() < 0.6 else "")
+        address = (
+            head
+            + town
+            + village
+            + f"{cn(rng.randint(1, 12))}组"
+            + (f"{rng.randint(1, 99)}号" if rng.random() < 0.6 else "")
+        )
     else:
         _, city, districts = rng.choice(CITIES)
         estate = rng.choice(["阳光小区", "幸福小区", "和平里小区", "东湖新村", "锦绣家园", "碧水花园", "枫丹苑"])
-        address = rng.choice(["", city, rng.choice(districts)]) + estate + f"{rng.randint(1, 30)}栋{rng.randint(1, 4)}单元{rng.randint(1, 30)}{rng.randint(1, 4):02d}室"
+        address = (
+            rng.choice(["", city, rng.choice(districts)])
+            + estate
+            + f"{rng.randint(1, 30)}栋{rng.randint(1, 4)}单元{rng.randint(1, 30)}{rng.randint(1, 4):02d}室"
+        )
     return fullwidth_digits(address) if rng.random() < 0.07 else address
 
 

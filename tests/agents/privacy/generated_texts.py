@@ -19,8 +19,16 @@ ISSUES = ["楼上住户长期漏水，多次协调无果", "小区门口夜市�
           "网购商品质量问题商家拒绝退货", "医保报销迟迟未到账", "拆迁补偿款未足额发放"]  # fmt: skip
 
 OPENERS = {
-    "hotline": ["工单编号：{ticket}。", "【12345热线】{date}，", "来电时间：{date}；", "转办单号{ticket}，", "", "受理渠道：电话，",
-                "工单（{ticket}）", "{date}，"],
+    "hotline": [
+        "工单编号：{ticket}。",
+        "【12345热线】{date}，",
+        "来电时间：{date}；",
+        "转办单号{ticket}，",
+        "",
+        "受理渠道：电话，",
+        "工单（{ticket}）",
+        "{date}，",
+    ],
     "petition": ["信访事项受理告知：", "来信摘要：", "信访件编号{ticket}。", "", "网上信访（{date}）：", "来访登记："],
     "case": ["{docno}。", "案件编号：{caseno}，", "询问笔录（第1次）。", "现场检查笔录：", "", "立案审批表："],
     "notice": ["{org}公告（{date}）：", "公示名单：", "", "通知：", "领取通知："],
@@ -33,20 +41,62 @@ WHO = {
 }
 ID_LEADS = ["身份证号：", "身份证号码", "身份证", "公民身份号码：", "证件号码（身份证）", "身份证号为", "身份证：", "，身份证",
             "证件号"]  # fmt: skip
-MOB_LEADS = ["联系电话：", "电话", "手机", "手机号码：", "联系方式", "回访电话：", "手机号", "来电号码", "，电话：", "联系人电话"]
+MOB_LEADS = [
+    "联系电话：",
+    "电话",
+    "手机",
+    "手机号码：",
+    "联系方式",
+    "回访电话：",
+    "手机号",
+    "来电号码",
+    "，电话：",
+    "联系人电话",
+]
 TEL_LEADS = ["座机", "办公电话：", "固定电话", "联系电话：", "家庭电话", "电话：", "单位电话"]
 CARD_LEADS = ["银行卡号：", "银行卡", "收款账号", "卡号", "社保卡银行账号", "开户账号：", "退款账户"]
 MAIL_LEADS = ["邮箱：", "电子邮箱", "邮箱", "E-mail：", "电子邮件地址为", "邮件发至"]
 PLATE_LEADS = ["车牌号", "号牌", "车牌", "车辆号牌为", "机动车号牌：", "车牌号码"]
-ADDR_LEADS = ["家住", "住址：", "现住", "住", "居住在", "户籍地址：", "送达地址：", "地址为", "经营地址：", "位于", "在"]
+ADDR_LEADS = [
+    "家住",
+    "住址：",
+    "现住",
+    "住",
+    "居住在",
+    "户籍地址：",
+    "送达地址：",
+    "地址为",
+    "经营地址：",
+    "位于",
+    "在",
+]
 SEP = ["，", "，", "；", "。", " ", "，"]
 
 # Number-like and place-like content that is nobody's personal data.
 NOISE = [
-    "办理时限{date2}前", "涉及金额{amount}元", "依据《{law}》第{art}条", "（{docno}）", "发票代码{invoice}", "发票号码{inv_no}",
-    "统一社会信用代码{uscc}", "订单号{order}", "工号{staff}", "税号{uscc}", "合同编号{contract}", "受理时间{time}",
-    "沿{road}一带", "转{org}办理", "已于{date2}回访", "快递单号{express}", "编号{code0}", "发票代码：{invoice}",
-    "项目编号{project}", "案号{courtno}", "{road}改造工程预计{date2}完工", "按每月{amount}元标准", "诉求人希望在{date2}前答复",
+    "办理时限{date2}前",
+    "涉及金额{amount}元",
+    "依据《{law}》第{art}条",
+    "（{docno}）",
+    "发票代码{invoice}",
+    "发票号码{inv_no}",
+    "统一社会信用代码{uscc}",
+    "订单号{order}",
+    "工号{staff}",
+    "税号{uscc}",
+    "合同编号{contract}",
+    "受理时间{time}",
+    "沿{road}一带",
+    "转{org}办理",
+    "已于{date2}回访",
+    "快递单号{express}",
+    "编号{code0}",
+    "发票代码：{invoice}",
+    "项目编号{project}",
+    "案号{courtno}",
+    "{road}改造工程预计{date2}完工",
+    "按每月{amount}元标准",
+    "诉求人希望在{date2}前答复",
 ]
 LAWS = ["中华人民共和国行政处罚法", "物业管理条例", "四川省城乡规划条例", "中华人民共和国消费者权益保护法",
         "城市市容和环境卫生管理条例", "中华人民共和国劳动合同法", "保障农民工工资支付条例", "中华人民共和国噪声污染防治法"]  # fmt: skip
@@ -60,22 +110,45 @@ def _noise_values(rng: random.Random) -> dict:
     year = rng.choice([2023, 2024, 2025, 2026])
     return {
         "date": f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(8, 20):02d}:{rng.randint(0, 59):02d}",
-        "date2": rng.choice([f"{year}年{rng.randint(1, 12)}月{rng.randint(1, 28)}日", f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                             f"{year}/{rng.randint(1, 12)}/{rng.randint(1, 28)}", f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日"]),
-        "ticket": rng.choice(["GD", "SC", "RX", "", "12345-"]) + f"{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 99999):05d}",
-        "amount": rng.choice([f"{rng.randint(100, 99999)}", f"{rng.randint(1, 999)},{rng.randint(0, 999):03d}.{rng.randint(0, 99):02d}",
-                              f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}"]),
+        "date2": rng.choice(
+            [
+                f"{year}年{rng.randint(1, 12)}月{rng.randint(1, 28)}日",
+                f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                f"{year}/{rng.randint(1, 12)}/{rng.randint(1, 28)}",
+                f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日",
+            ]
+        ),
+        "ticket": rng.choice(["GD", "SC", "RX", "", "12345-"])
+        + f"{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 99999):05d}",
+        "amount": rng.choice(
+            [
+                f"{rng.randint(100, 99999)}",
+                f"{rng.randint(1, 999)},{rng.randint(0, 999):03d}.{rng.randint(0, 99):02d}",
+                f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}",
+            ]
+        ),
         "law": rng.choice(LAWS),
         "art": rng.choice(["十二", "二十三", "五十一", "一百零八", "三十六", "十八", "7", "45"]),
-        "docno": rng.choice(["武城管罚决字", "川府发", "成办发", "锦住建函", "武府办发", "川人社发", "成市监罚"]) + f"〔{year}〕{rng.randint(1, 1500)}号",
+        "docno": rng.choice(["武城管罚决字", "川府发", "成办发", "锦住建函", "武府办发", "川人社发", "成市监罚"])
+        + f"〔{year}〕{rng.randint(1, 1500)}号",
         "caseno": f"WH-{year}-{rng.randint(1, 9999):04d}",
         "courtno": f"（{year}）川{rng.choice(['01', '0107', '0104', '0116'])}{rng.choice(['民初', '行初', '民终', '执'])}{rng.randint(1, 29999)}号",
-        "invoice": "0" + rng.choice(["44031900", "51010025", "11002300", "31001900", "33010021"]) + f"{rng.randint(0, 999):03d}",
+        "invoice": "0"
+        + rng.choice(["44031900", "51010025", "11002300", "31001900", "33010021"])
+        + f"{rng.randint(0, 999):03d}",
         "inv_no": f"{rng.randint(0, 99999999):08d}",
-        "uscc": rng.choice(["9151", "9144", "9111", "1251", "5251", "9133"]) + rng.choice(["0100", "0107", "0300", "0104"])
-        + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9)) + rng.choice("0123456789ABCX"),
+        "uscc": rng.choice(["9151", "9144", "9111", "1251", "5251", "9133"])
+        + rng.choice(["0100", "0107", "0300", "0104"])
+        + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+        + rng.choice("0123456789ABCX"),
         "order": f"{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(10**9, 10**10 - 1)}",
-        "staff": rng.choice([f"{rng.randint(10**5, 10**6 - 1)}", f"0{rng.randint(10**9, 10**10 - 1)}", f"{year}{rng.randint(1000, 9999)}"]),
+        "staff": rng.choice(
+            [
+                f"{rng.randint(10**5, 10**6 - 1)}",
+                f"0{rng.randint(10**9, 10**10 - 1)}",
+                f"{year}{rng.randint(1000, 9999)}",
+            ]
+        ),
         "contract": f"HT-{year}-{rng.randint(1, 999):03d}",
         "time": rng.choice(["9:00-17:00", "工作日8:30至12:00、14:00至18:00", "周一至周五9:00—17:30"]),
         "road": rng.choice(ROADS),
