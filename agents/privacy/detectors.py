@@ -123,7 +123,9 @@ def valid_id_number(number: str) -> bool:
             return False
         return id_check_char(number[:17]) == number[17]
     if len(number) == 15 and number.isascii() and number.isdigit() and number[:2] in _ID_PROVINCES:
-        return _plausible_birth(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+        # Legacy numbers were issued from 1984 on: nobody born 1900-1909 needs one, while 15-digit
+        # registration numbers ("510100000123456": an authority's code, then zeros) read as such dates.
+        return number[6] != "0" and _plausible_birth(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
     return False
 
 
@@ -284,8 +286,13 @@ _AMOUNT_AFTER = frozenset("元万亿%")
 _AMOUNT_BEFORE = frozenset("¥￥$")
 
 
-def _after_code_label(n: str, start: int) -> bool:
-    return _CODE_LABEL_RE.search(n, max(0, start - 8), start) is not None
+# ... and after these no ID number either (a 15-digit business registration number looks like a legacy ID).
+_REGISTRATION_LABEL_RE = re.compile("(?:注册号|注册码|登记号|代码|编码|税号|识别号|编号)[ ]?[:：为是]?[ ]?$")
+
+
+def _after_code_label(n: str, start: int, kind: str) -> bool:
+    label = _CODE_LABEL_RE if kind in _PHONE_KINDS else _REGISTRATION_LABEL_RE
+    return label.search(n, max(0, start - 8), start) is not None
 
 
 def _drop_glued(n: str, candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -297,7 +304,7 @@ def _drop_glued(n: str, candidates: list[tuple[int, int, str]]) -> list[tuple[in
     for s, e, kind in candidates:
         if kind in _NUMBER_KINDS and _glued_to_more_digits(n, s, e, _is_grouped(n[s:e]), starts, ends):
             continue
-        if kind in _PHONE_KINDS and _after_code_label(n, s):
+        if kind in _PHONE_KINDS | {"id_card"} and _after_code_label(n, s, kind):
             continue
         if kind in _NUMBER_KINDS and (n[e : e + 1] in _AMOUNT_AFTER or n[s - 1 : s] in _AMOUNT_BEFORE):
             continue  # an amount of money or a share: "13800138000元", "￥6222021234567890"
@@ -352,19 +359,22 @@ def _plates(n: str) -> list[tuple[int, int, str]]:
 # sections ("人民南路四段", "天府大道北段", "东大街紫东楼段"): the section belongs to the marker.
 _ADDRESS_MARKS = (
     "(?:大街|大道|街|路)[\u4e00-\u9fff]{0,3}?段"
-    "|大街|大道|胡同|社区|小区|新村|花园|家园|公寓|大院|街|路|巷|弄|村|苑|庄|屯"
-    "|道(?<![知通频渠报赛跑轨管隧]道)|里(?<![这那哪公英千万心]里)|园(?<![公校乐田菜果茶儿陵墓物植])"
+    "|大街|大道|胡同|社区|小区|新村|花园|家园|公寓|大院|巷子|街|路|巷|弄|村|苑|庄|屯"
+    "|道(?<![知通频渠报赛跑轨管隧]道)|里(?<![这那哪公英千万心]里)|园(?<![公校乐田菜茶儿陵墓物植])"
 )
 # "蜀汉路东289号": a side of the road before the number.
 _SIDE = r"(?:[东西南北](?=[0-9]))?"
 # A phase or zone of an estate ("翠苑三区", "阳光花园二期").
-_PHASE = r"(?:[0-9一二三四五六七八九十]{1,3}[期区])?"
+_PHASE = r"(?:(?:[0-9一二三四五六七八九十]{1,3}|[A-Z])[期区])?"
 _NUM = r"(?:[0-9]{1,5}(?:-[0-9]{1,5})*|[零〇一二三四五六七八九十百两]{1,4}|[A-Z])"
 # "户" only after a unit or floor ("2单元3户"): "贫困村100户" counts households.
-_UNIT = _NUM + "(?:号院|号楼|号|支弄|弄|组|队|栋|幢|座|单元|层|楼|室|(?:(?<=[元层楼][0-9])|(?<=[元层楼][0-9]{2}))户)"
+_UNIT = (
+    _NUM
+    + "(?:号院|号楼|号|支弄|弄|组|队|栋|幢|座|单元|门|层|楼(?![上下梯道顶])|室|(?:(?<=[元层楼][0-9])|(?<=[元层楼][0-9]{2}))户)"
+)
 # A bare room number after a building or unit ("2单元501"), or "18号3-2-501".
 _BARE = (
-    r"(?:(?:(?<=单元)|(?<=[栋幢楼座]))[0-9]{2,5}(?![0-9A-Za-z年月日时分秒元万千百人个次岁天周%])"
+    r"(?:(?:(?<=单元)|(?<=[栋幢楼座门]))[0-9]{2,5}(?![0-9A-Za-z年月日时分秒元万千百人个次岁天周%])"
     r"|(?<=号)[0-9]{1,4}(?:-[0-9]{1,4}){1,3}(?![0-9A-Za-z\-]))"
 )
 _ADDRESS_RE = re.compile(rf"(?:{_ADDRESS_MARKS}){_SIDE}{_PHASE}(?:{_UNIT})+(?P<bare>{_BARE})?")

@@ -255,8 +255,43 @@ def cn(n: int) -> str:
     return CN[n - 1] if n <= 10 else "十" + CN[n - 11]
 
 
+HUTONGS = ["南锣鼓巷", "东四十条", "帽儿胡同", "菊儿胡同", "西四北三条"]
+LANES = ["宽巷子", "窄巷子", "井巷子", "奎星楼街", "泡桐树街"]
+
+
+def make_village(numbered: bool = True) -> str:
+    """A rural address; without a number it is only an address after a label (家住, 户籍地)."""
+    province, city, county, town, village = rng.choice(COUNTIES)
+    head = rng.choice([province + city + county, city + county, county, county, ""])
+    tail = f"{cn(rng.randint(1, 12))}组" if numbered or rng.random() < 0.3 else ""
+    if numbered and rng.random() < 0.5:
+        tail += f"{rng.randint(1, 99)}号"
+    return head + town + village + tail
+
+
 def make_address() -> str:
     style = rng.random()
+    if style < 0.1:
+        _, city, districts = rng.choice(CITIES)
+        head = rng.choice(["", city, rng.choice(districts), city + rng.choice(districts)])
+        r = rng.random()
+        if r < 0.3:  # Beijing: 院, 号楼, 门
+            return (
+                head
+                + f"{rng.choice(ROADS)}{rng.randint(1, 99)}号院{rng.randint(1, 20)}号楼{rng.randint(1, 6)}门{rng.randint(1, 20)}{rng.randint(1, 4):02d}"
+            )
+        if r < 0.55:  # Shanghai: 弄
+            return (
+                head
+                + f"{rng.choice(ROADS)}{rng.randint(1, 999)}弄{rng.randint(1, 60)}号{rng.randint(1, 6)}{rng.randint(1, 4):02d}室"
+            )
+        if r < 0.8:
+            return (
+                head
+                + f"{rng.choice(LANES)}{rng.randint(1, 80)}号"
+                + rng.choice(["", f"{rng.randint(1, 3)}楼", f"附{rng.randint(1, 9)}号"])
+            )
+        return rng.choice(["北京市东城区", "东城区", ""]) + f"{rng.choice(HUTONGS)}{rng.randint(1, 120)}号"
     if style < 0.78:
         province, city, districts = rng.choice(CITIES)
         head = ""
@@ -268,7 +303,7 @@ def make_address() -> str:
         elif r < 0.8:
             head = rng.choice(districts)
         road = rng.choice(ROADS)
-        if rng.random() < 0.35:
+        if rng.random() < 0.35 and road[-1] != "里":  # no 里 comes in sections
             road += rng.choice(ROAD_SECTIONS)
         house = f"{rng.randint(1, 999)}号"
         if rng.random() < 0.1:
@@ -291,15 +326,7 @@ def make_address() -> str:
             tail = f"{rng.randint(1, 9)}-{rng.randint(1, 6)}-{rng.randint(1, 30)}{rng.randint(1, 4):02d}"
         address = head + road + house + tail
     elif style < 0.9:
-        province, city, county, town, village = rng.choice(COUNTIES)
-        head = rng.choice([province + city + county, city + county, county, ""])
-        address = (
-            head
-            + town
-            + village
-            + f"{cn(rng.randint(1, 12))}组"
-            + (f"{rng.randint(1, 99)}号" if rng.random() < 0.6 else "")
-        )
+        address = make_village()
     else:
         _, city, districts = rng.choice(CITIES)
         estate = rng.choice(["阳光小区", "幸福小区", "和平里小区", "东湖新村", "锦绣家园", "碧水花园", "枫丹苑"])
@@ -359,6 +386,8 @@ def resolve(marked: str) -> tuple[str, list[dict]]:
             value = make_plate()
         elif value == "@addr":
             value = make_address()
+        elif value == "@village":
+            value = make_village(numbered=False)
         elif value == "@id":
             value = write_id(make_id())
         elif value == "@card":

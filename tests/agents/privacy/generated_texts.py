@@ -70,6 +70,7 @@ ADDR_LEADS = [
     "位于",
     "在",
 ]
+PLACE_LABELS = ["家住", "户籍地：", "户籍所在地为", "现住", "住址：", "送达地址：", "居住在", "家庭住址："]
 SEP = ["，", "，", "；", "。", " ", "，"]
 
 # Number-like and place-like content that is nobody's personal data.
@@ -181,6 +182,8 @@ def _pd_fragment(rng: random.Random, kind: str) -> str:
         return rng.choice(MAIL_LEADS) + "«mail|@mail»"
     if kind == "plate":
         return rng.choice(PLATE_LEADS) + "«plate|@plate»"
+    if rng.random() < 0.12:  # a village without a number, after a label that says it is an address
+        return rng.choice(PLACE_LABELS) + "«addr|@village»"
     return rng.choice(ADDR_LEADS) + "«addr|@addr»"
 
 
