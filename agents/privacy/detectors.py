@@ -279,7 +279,9 @@ def _number_candidates(n: str) -> list[tuple[int, int, str]]:
 # "工号01012345678", "订单号13800138000"). "号码" alone is no such label: "联系号码010-12345678".
 _CODE_LABEL_RE = re.compile(
     "(?:代码|编码|编号|字号|单号|工号|税号|票号|发票号码|流水号|案号|文号|批号|序号|账号|帐号|卡号|证号|登记号"
-    "|合同号|凭证号|识别号|学号|货号|条码|批次号|型号|备案号|许可证号|注册号)[ ]?[:：为是]?[ ]?$"
+    "|合同号|凭证号|识别号|学号|货号|条码|批次号|型号|备案号|许可证号|注册号)[ ]?[:：为是]?[ ]?"
+    # ... or a list of codes after such a label: "发票代码044031900111、044031900112".
+    "(?:[0-9A-Za-z\\-]{4,30}[ ]?[、/][ ]?){0,5}$"
 )
 _PHONE_KINDS = frozenset({"mobile", "landline"})
 _AMOUNT_AFTER = frozenset("元万亿%")
@@ -292,7 +294,7 @@ _REGISTRATION_LABEL_RE = re.compile("(?:注册号|注册码|登记号|代码|编
 
 def _after_code_label(n: str, start: int, kind: str) -> bool:
     label = _CODE_LABEL_RE if kind in _PHONE_KINDS else _REGISTRATION_LABEL_RE
-    return label.search(n, max(0, start - 8), start) is not None
+    return label.search(n, max(0, start - 8 if label is _REGISTRATION_LABEL_RE else start - 200), start) is not None
 
 
 def _drop_glued(n: str, candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

@@ -648,6 +648,7 @@ def test_not_labelled_addresses(text):
         "发票代码044031900111",
         "发票代码：044031900111",
         "发票代码为044031900111",
+        "发票代码044031900111、044031900112",  # a list of codes after one label
         "编号02812345678",
         "工号01012345678",
         "订单号13800138000",
@@ -664,4 +665,5 @@ def test_codes_and_amounts_are_not_phone_numbers(text):
 def test_a_phone_after_a_phone_label_is_still_found():
     assert found("联系号码02812345678") == [("landline", "02812345678")]
     assert found("手机号13800138000") == [("mobile", "13800138000")]
+    assert found("工号123456，13800138000") == [("mobile", "13800138000")]
     assert found("固定电话028—85123456转分机7542") == [("landline", "028—85123456转分机7542")]
