@@ -63,10 +63,14 @@ def main() -> None:
     result = score(docs, lambda text, doc_type: check(text, doc_type=doc_type))
     untyped = score(docs, lambda text, doc_type: check(text))
     print(f"documents {result['documents']} (clean {result['clean']}), labelled mistakes {result['labels']}")
-    print(f"recall {result['recall']:.3f}  precision {result['precision']:.3f}  "
-          f"false alarms on clean documents {len(result['false_alarm_docs'])}/{result['clean']}")
-    print(f"without the given 文种: recall {untyped['recall']:.3f}  precision {untyped['precision']:.3f}  "
-          f"false alarms {len(untyped['false_alarm_docs'])}/{untyped['clean']}")
+    print(
+        f"recall {result['recall']:.3f}  precision {result['precision']:.3f}  "
+        f"false alarms on clean documents {len(result['false_alarm_docs'])}/{result['clean']}"
+    )
+    print(
+        f"without the given 文种: recall {untyped['recall']:.3f}  precision {untyped['precision']:.3f}  "
+        f"false alarms {len(untyped['false_alarm_docs'])}/{untyped['clean']}"
+    )
     print(f"\n{'class':34} {'labels':>6} {'recall':>7} {'reported':>8} {'precision':>9}")
     for code, c in sorted(result["per_class"].items()):
         recall = f"{c['found'] / c['labels']:.2f}" if c["labels"] else "-"
@@ -79,8 +83,10 @@ def main() -> None:
     pattern = re.compile(r"[\u4e00-\u9fff]{2,15}\s*[〔\[(（【]\s*[0-9]{2,4}\s*[〕\])）】]\s*第?[0-9]+号?")
     baseline = _rate(lambda t: [pattern.search(line) for line in t.splitlines()], texts, args.repeat)
     checked = _rate(lambda t: check(t), texts, args.repeat)
-    print(f"\nthroughput {checked:,.0f} documents/s; baseline (one regex pass per line) {baseline:,.0f}/s; "
-          f"ratio {baseline / checked:.1f}× the baseline's time")
+    print(
+        f"\nthroughput {checked:,.0f} documents/s; baseline (one regex pass per line) {baseline:,.0f}/s; "
+        f"ratio {baseline / checked:.1f}× the baseline's time"
+    )
 
 
 if __name__ == "__main__":

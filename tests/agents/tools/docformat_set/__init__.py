@@ -26,8 +26,15 @@ def hand_written(path: Path = HERE / "hand_written.txt") -> list[dict]:
         head = _HEAD.match(line)
         if head:
             given = head.group("given")
-            docs.append({"id": head.group("id"), "kind": head.group("kind"), "doc_type": None if given == "-" else given,
-                         "lines": [], "errors": []})
+            docs.append(
+                {
+                    "id": head.group("id"),
+                    "kind": head.group("kind"),
+                    "doc_type": None if given == "-" else given,
+                    "lines": [],
+                    "errors": [],
+                }
+            )
             continue
         if not docs:
             continue

@@ -42,7 +42,12 @@ AGENCIES = [
     ("临川县文化和旅游局", "临文旅", "county"),
     ("平阳镇人民政府", "平政", "town"),
 ]
-SUPERIOR = {"city": "江州市人民政府", "district": "青山区人民政府", "county": "临川县人民政府", "town": "临川县人民政府"}
+SUPERIOR = {
+    "city": "江州市人民政府",
+    "district": "青山区人民政府",
+    "county": "临川县人民政府",
+    "town": "临川县人民政府",
+}
 SUBORDINATES = {
     "city": "各区、县（市）人民政府，市政府各部门、各直属机构：",
     "district": "各街道办事处，区政府各委、办、局：",
@@ -315,7 +320,9 @@ class Builder:
                     if k == 2 and depth >= 3 and not sub_used:
                         sub_used = True
                         for j in range(1, 3):
-                            doc.add(f"{ind}{j}.{['排查范围', '排查要求', '工作方式'][j - 1]}。{sentences[j]}", group="h3")
+                            doc.add(
+                                f"{ind}{j}.{['排查范围', '排查要求', '工作方式'][j - 1]}。{sentences[j]}", group="h3"
+                            )
                             if j == 2 and depth >= 4:
                                 doc.add(f"{ind}（1）建立工作台账，逐项明确责任人和完成时限。", group="h4")
                                 doc.add(f"{ind}（2）每月底前将工作进展报送牵头部门。", group="h4")
@@ -340,7 +347,9 @@ class Builder:
 
     def copy_block(self, doc: Doc, printer: str, when):
         y, m, d = when
-        cc = self.rng.sample(["市委办公室", "市人大常委会办公室", "市政协办公室", "市纪委监委", "市中级人民法院", "市人民检察院"], 3)
+        cc = self.rng.sample(
+            ["市委办公室", "市人大常委会办公室", "市政协办公室", "市纪委监委", "市中级人民法院", "市人民检察院"], 3
+        )
         doc.add()
         doc.add(f"抄送：{'，'.join(cc)}。", name="cc")
         doc.add(f"{printer}{' ' * self.rng.randint(4, 16)}{y}年{m}月{d}日印发", name="printed")
@@ -348,11 +357,27 @@ class Builder:
     # ------------------------------------------------------------------ kinds
 
     def build(self, kind: str) -> Doc:
-        return getattr(self, "kind_" + {
-            "决议": "resolution", "决定": "decision", "命令": "order", "公报": "communique", "公告": "announcement",
-            "通告": "notice_public", "意见": "opinion", "通知": "notice", "通报": "bulletin", "报告": "report",
-            "请示": "request", "批复": "reply", "议案": "motion", "函": "letter", "纪要": "minutes",
-        }[kind])()
+        return getattr(
+            self,
+            "kind_"
+            + {
+                "决议": "resolution",
+                "决定": "decision",
+                "命令": "order",
+                "公报": "communique",
+                "公告": "announcement",
+                "通告": "notice_public",
+                "意见": "opinion",
+                "通知": "notice",
+                "通报": "bulletin",
+                "报告": "report",
+                "请示": "request",
+                "批复": "reply",
+                "议案": "motion",
+                "函": "letter",
+                "纪要": "minutes",
+            }[kind],
+        )()
 
     def kind_notice(self) -> Doc:
         doc = Doc("通知")
@@ -373,7 +398,9 @@ class Builder:
         attachments = self.rng.random() < 0.5
         names = []
         if attachments:
-            names = self.rng.sample(["工作责任人名单", "隐患排查情况统计表", "工作进度安排表", "联络员信息表"], self.rng.randint(1, 2))
+            names = self.rng.sample(
+                ["工作责任人名单", "隐患排查情况统计表", "工作进度安排表", "联络员信息表"], self.rng.randint(1, 2)
+            )
             names = [f"{agency[0].removesuffix('办公室')[:3]}{n}" for n in names]
             ref = "（附件1）" if len(names) > 1 else "（见附件）"
             self.paragraph(doc, f"请各单位于{self.rng.randint(5, 25)}日前报送相关材料{ref}。", ind)
@@ -413,7 +440,9 @@ class Builder:
         self.paragraph(doc, self.pick(REQUEST_CLOSERS), ind, group=None)
         doc.add()
         self.signature(doc, agency[0], self.date(), right=self.rng.random() < 0.6)
-        doc.add(f"{ind}（联系人：{self.pick(NAMES)}，联系电话：0791-8{self.rng.randint(1000000, 9999999)}）", name="contact")
+        doc.add(
+            f"{ind}（联系人：{self.pick(NAMES)}，联系电话：0791-8{self.rng.randint(1000000, 9999999)}）", name="contact"
+        )
         return doc
 
     def kind_report(self) -> Doc:
@@ -425,7 +454,9 @@ class Builder:
         self.header(doc, agency, signer=True, with_mark=self.rng.random() < 0.6)
         self.title(doc, agency[0], subject, "报告", split=self.rng.random() < 0.3)
         doc.add(f"{SUPERIOR[agency[2]]}：", name="addressee")
-        self.paragraph(doc, f"{when_word}，我局深入贯彻市委、市政府决策部署，扎实推进各项工作。现将有关情况报告如下：", ind)
+        self.paragraph(
+            doc, f"{when_word}，我局深入贯彻市委、市政府决策部署，扎实推进各项工作。现将有关情况报告如下：", ind
+        )
         for i, section in enumerate(REPORT_SECTIONS, start=1):
             doc.add(f"{ind}{cn(i)}、{section}", group="h1")
             if i == 1:
@@ -451,7 +482,11 @@ class Builder:
         short = lower.removeprefix("市")
         doc.add(f"{short}：", name="addressee")
         req_no = f"{superior[1]}〔2025〕{self.rng.randint(1, 80)}号"
-        doc.add(f"{ind}你{'局' if short.endswith('局') else '区'}《关于{ask[0]}的请示》（{req_no}）收悉。经研究，现批复如下：", group="sentence", name="citation")
+        doc.add(
+            f"{ind}你{'局' if short.endswith('局') else '区'}《关于{ask[0]}的请示》（{req_no}）收悉。经研究，现批复如下：",
+            group="sentence",
+            name="citation",
+        )
         doc.add(f"{ind}一、同意{ask[0].removeprefix('申请')}。", group="h1")
         doc.add(f"{ind}二、所需经费按规定程序列入部门预算，严格按照有关规定使用管理。", group="h1")
         self.paragraph(doc, "此复。", ind, group=None)
@@ -501,7 +536,9 @@ class Builder:
         topic = self.pick(TOPICS)
         ind = self.indent()
         self.header(doc, agency, signer=False, with_mark=self.rng.random() < 0.5)
-        subject = self.pick([f"{topic[0][:8]}工作督查情况", "2025年第一季度政务服务“好差评”情况", "一起较大生产安全事故"])
+        subject = self.pick(
+            [f"{topic[0][:8]}工作督查情况", "2025年第一季度政务服务“好差评”情况", "一起较大生产安全事故"]
+        )
         self.title(doc, agency[0], subject, "通报", split=self.rng.random() < 0.3)
         doc.add(SUBORDINATES[agency[2]], name="addressee")
         self.paragraph(doc, f"为{topic[1]}，近期组织开展了专项督查。现将有关情况通报如下：", ind)
@@ -518,7 +555,13 @@ class Builder:
         agency = self.pick([a for a in AGENCIES if "人民政府" in a[0]])
         ind = self.indent()
         self.header(doc, agency, signer=False, with_mark=True)
-        subject = self.pick(["表彰2024年度安全生产工作先进集体和先进个人", "废止和修改部分市政府规范性文件", "调整市防汛抗旱指挥部组成人员"])
+        subject = self.pick(
+            [
+                "表彰2024年度安全生产工作先进集体和先进个人",
+                "废止和修改部分市政府规范性文件",
+                "调整市防汛抗旱指挥部组成人员",
+            ]
+        )
         self.title(doc, agency[0], subject, "决定", split=self.rng.random() < 0.4)
         doc.add(SUBORDINATES[agency[2]], name="addressee")
         self.paragraph(doc, "为进一步推进依法行政，维护法制统一，经研究，决定对下列事项作出调整：", ind)
@@ -534,13 +577,21 @@ class Builder:
         doc = Doc("决议")
         y, m, d = self.date()
         body = self.pick(["江州市第十七届人民代表大会第五次会议", "青山区第八届人民代表大会第四次会议"])
-        subject = self.pick(["2024年国民经济和社会发展计划执行情况与2025年计划", "政府工作报告", "2024年财政预算执行情况和2025年财政预算"])
+        subject = self.pick(
+            [
+                "2024年国民经济和社会发展计划执行情况与2025年计划",
+                "政府工作报告",
+                "2024年财政预算执行情况和2025年财政预算",
+            ]
+        )
         ind = self.indent()
         doc.add(f"{body}关于{subject}的决议", name="title")
         doc.add(f"（{y}年{m}月{d}日{body}通过）")
         doc.add()
         self.paragraph(doc, f"{body}听取和审议了关于{subject}的报告。会议同意报告的总体评价，决定批准该报告。", ind)
-        self.paragraph(doc, "会议要求，各级人民政府要坚持稳中求进工作总基调，扎实推进各项工作，努力完成全年目标任务。", ind)
+        self.paragraph(
+            doc, "会议要求，各级人民政府要坚持稳中求进工作总基调，扎实推进各项工作，努力完成全年目标任务。", ind
+        )
         return doc
 
     def kind_communique(self) -> Doc:
@@ -555,9 +606,17 @@ class Builder:
         doc.add()
         self.paragraph(doc, f"{year}年，全市上下坚持稳中求进工作总基调，经济运行总体平稳、稳中有进。", ind)
         doc.add(f"{ind}一、综合", group="h1")
-        self.paragraph(doc, f"全年全市地区生产总值{self.rng.randint(3000, 6000)}.{self.rng.randint(1, 9)}亿元，比上年增长{self.rng.randint(4, 7)}.{self.rng.randint(0, 9)}%。", ind)
+        self.paragraph(
+            doc,
+            f"全年全市地区生产总值{self.rng.randint(3000, 6000)}.{self.rng.randint(1, 9)}亿元，比上年增长{self.rng.randint(4, 7)}.{self.rng.randint(0, 9)}%。",
+            ind,
+        )
         doc.add(f"{ind}二、农业", group="h1")
-        self.paragraph(doc, f"全年粮食播种面积{self.rng.randint(200, 400)}.{self.rng.randint(1, 9)}万亩，粮食总产量{self.rng.randint(80, 160)}.{self.rng.randint(1, 9)}万吨。", ind)
+        self.paragraph(
+            doc,
+            f"全年粮食播种面积{self.rng.randint(200, 400)}.{self.rng.randint(1, 9)}万亩，粮食总产量{self.rng.randint(80, 160)}.{self.rng.randint(1, 9)}万吨。",
+            ind,
+        )
         doc.add(f"{ind}三、工业和建筑业", group="h1")
         self.paragraph(doc, "全年规模以上工业增加值比上年增长6.8%，其中高技术制造业增长12.1%。", ind)
         return doc
@@ -569,7 +628,13 @@ class Builder:
         ind = self.indent()
         if self.rng.random() < 0.4:
             self.header(doc, agency, signer=False, with_mark=False)
-        subject = topic[0] if kind == "通告" else self.pick(["2025年度政府信息公开工作年度报告发布", "2025年夏季高温期间调整户外作业时间", "启用新版行政执法文书"])
+        subject = (
+            topic[0]
+            if kind == "通告"
+            else self.pick(
+                ["2025年度政府信息公开工作年度报告发布", "2025年夏季高温期间调整户外作业时间", "启用新版行政执法文书"]
+            )
+        )
         self.title(doc, agency[0], subject, kind, split=self.rng.random() < 0.4)
         self.paragraph(doc, f"为{topic[1]}，根据有关法律法规规定，现将有关事项{kind}如下：", ind)
         for i in range(1, self.rng.randint(3, 4)):
@@ -595,7 +660,11 @@ class Builder:
         doc.add()
         y, m, d = self.date()
         law = self.pick(["江州市城市绿化管理办法", "江州市公共数据管理办法", "江州市电动自行车管理规定"])
-        self.paragraph(doc, f"《{law}》已经{y}年{m}月{d}日市人民政府第{self.rng.randint(10, 60)}次常务会议审议通过，现予公布，自{y + 1}年1月1日起施行。", ind)
+        self.paragraph(
+            doc,
+            f"《{law}》已经{y}年{m}月{d}日市人民政府第{self.rng.randint(10, 60)}次常务会议审议通过，现予公布，自{y + 1}年1月1日起施行。",
+            ind,
+        )
         doc.add()
         doc.add(f"{' ' * 28}市长  {self.pick(NAMES)}", name="signature")
         doc.add(f"{' ' * 28}{y}年{m}月{d}日", name="date")
@@ -606,10 +675,16 @@ class Builder:
         ind = self.indent()
         agency = ("江州市人民政府", "江府议", "city")
         self.header(doc, agency, signer=False, with_mark=False)
-        law = self.pick(["江州市养老服务条例（草案）", "江州市历史文化名城保护条例（草案）", "江州市物业管理条例（草案）"])
+        law = self.pick(
+            ["江州市养老服务条例（草案）", "江州市历史文化名城保护条例（草案）", "江州市物业管理条例（草案）"]
+        )
         self.title(doc, agency[0], f"提请审议《{law}》", "议案", split=self.rng.random() < 0.4)
         doc.add("江州市人民代表大会常务委员会：", name="addressee")
-        self.paragraph(doc, f"为{self.pick(TOPICS)[1]}，市政府起草了《{law}》，已经市人民政府常务会议审议通过。现提请市人大常委会审议。", ind)
+        self.paragraph(
+            doc,
+            f"为{self.pick(TOPICS)[1]}，市政府起草了《{law}》，已经市人民政府常务会议审议通过。现提请市人大常委会审议。",
+            ind,
+        )
         doc.add()
         doc.add(f"{' ' * 24}市长  {self.pick(NAMES)}", name="signature")
         y, m, d = self.date()
@@ -623,7 +698,11 @@ class Builder:
         doc.add(f"江州市{topic[0][2:8]}工作专题会议纪要", name="title")
         doc.add()
         y, m, d = self.date()
-        self.paragraph(doc, f"{y}年{m}月{d}日，副市长{self.pick(NAMES)}主持召开专题会议，研究{topic[0]}有关事项。现将会议议定事项纪要如下：", ind)
+        self.paragraph(
+            doc,
+            f"{y}年{m}月{d}日，副市长{self.pick(NAMES)}主持召开专题会议，研究{topic[0]}有关事项。现将会议议定事项纪要如下：",
+            ind,
+        )
         for i in range(1, 4):
             doc.add(f"{ind}{cn(i)}、{topic[3][i - 1]}", group="h1")
         doc.add()
@@ -694,7 +773,12 @@ def m_addressee(rng, doc: Doc):
 
 def m_heading_form(rng, doc: Doc):
     options = []
-    for group, marks in (("h1", [("、", ".")]), ("h2", [("（", "("), ("）", ")")]), ("h3", [(".", "、")]), ("h4", [("（", "(")])):
+    for group, marks in (
+        ("h1", [("、", ".")]),
+        ("h2", [("（", "("), ("）", ")")]),
+        ("h3", [(".", "、")]),
+        ("h4", [("（", "(")]),
+    ):
         for i in doc.many.get(group, []):
             options += [(i, old, new) for old, new in marks]
     if not options:
@@ -736,7 +820,12 @@ def m_halfwidth(rng, doc: Doc):
     for i in doc.many.get("sentence", []) + doc.many.get("h2", []):
         line = doc.lines[i]
         for k, ch in enumerate(line):
-            if ch in "，；" and 0 < k < len(line) - 1 and "\u4e00" <= line[k - 1] <= "\u9fff" and "\u4e00" <= line[k + 1] <= "\u9fff":
+            if (
+                ch in "，；"
+                and 0 < k < len(line) - 1
+                and "\u4e00" <= line[k - 1] <= "\u9fff"
+                and "\u4e00" <= line[k + 1] <= "\u9fff"
+            ):
                 options.append((i, k, ch))
     if not options:
         return False
@@ -868,11 +957,40 @@ def m_contact(rng, doc: Doc):
 
 
 MUTATIONS = [
-    m_number, m_title_punct, m_addressee, m_heading_form, m_heading_number, m_heading_order, m_halfwidth,
-    m_date, m_attachment, m_cc, m_signer, m_multiple_addressees, m_report_request, m_citation_order,
-    m_mixed_type, m_contact,
+    m_number,
+    m_title_punct,
+    m_addressee,
+    m_heading_form,
+    m_heading_number,
+    m_heading_order,
+    m_halfwidth,
+    m_date,
+    m_attachment,
+    m_cc,
+    m_signer,
+    m_multiple_addressees,
+    m_report_request,
+    m_citation_order,
+    m_mixed_type,
+    m_contact,
 ]
-KINDS = ["决议", "决定", "命令", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示", "批复", "议案", "函", "纪要"]
+KINDS = [
+    "决议",
+    "决定",
+    "命令",
+    "公报",
+    "公告",
+    "通告",
+    "意见",
+    "通知",
+    "通报",
+    "报告",
+    "请示",
+    "批复",
+    "议案",
+    "函",
+    "纪要",
+]
 # The kinds offices write most get more documents.
 WEIGHTS = {"通知": 4, "请示": 4, "报告": 4, "函": 3, "批复": 2, "意见": 2, "通报": 2}
 
@@ -907,7 +1025,9 @@ def generate(seed: int = 9704) -> list[dict]:
                 "kind": kind,
                 "doc_type": kind if rng.random() < 0.3 else None,
                 "text": "\n".join(doc.lines).rstrip() + "\n",
-                "errors": sorted(({"code": lb["code"], "line": lb["line"]} for lb in doc.labels), key=lambda lb: lb["line"]),
+                "errors": sorted(
+                    ({"code": lb["code"], "line": lb["line"]} for lb in doc.labels), key=lambda lb: lb["line"]
+                ),
             }
         )
     return out
