@@ -4,24 +4,32 @@
 parts — the 版头 (issuing authority, 发文字号), the title, the addressee (主送机关), the body with its
 heading levels, the attachment notes (附件说明), the date (成文日期), the attachment pages and the
 版记 (抄送, 印发) — and reports each concrete deviation with its line and column (both from 1, in
-characters) and the text it concerns. Problems about the whole document (a missing title) have
-line 0.
+characters) and the text it concerns. A missing part is reported where it belongs (a missing
+date at the 署名); only a missing title has line 0.
 
-What is checked, by the clause of the standard or of the 《党政机关公文处理工作条例》 it follows:
+What is checked, by the clause of the standard or of the 《党政机关公文处理工作条例》 it follows (each
+finding carries its clause in ``clause`` and at the end of its message):
 
-- 标题 (7.3.1): present; no punctuation at the end; no other punctuation than 书名号, 引号, 括号 and
-  顿号 inside; ends with one of the fifteen document types (通知, 请示, 函 …).
-- 发文字号 (7.2.4): ``机关代字〔年份〕序号号`` — six-sided brackets 〔〕, a four-digit year, no 第, no
-  leading zero, ends with 号. Numbers of documents cited in the body are checked the same way.
-- 主送机关 (7.3.2): the line under the title ends with a full-width colon.
-- 结构层次序数 (7.3.3): 一、 → （一） → 1. → （1）, in that order, with the right punctuation and
-  full-width parentheses, numbered without gaps or repeats, no level skipped.
+- 发文字号 (7.2.5): ``机关代字〔年份〕序号号`` — six-sided brackets 〔〕, a four-digit year, no 第, no
+  leading zero, ends with 号. Numbers of documents cited in the body are checked the same way, and a
+  cited document's title comes before its number (“《标题》（文号）”).
+- 签发人 (7.2.6): beside the number of every 上行文 (请示, 报告).
+- 标题 (7.3.1; 条例第八条): present; no punctuation at the end; no other punctuation than 书名号, 引号,
+  括号 and 顿号 inside; ends with one of the fifteen document types, and with only one (“请示报告” is
+  read as a 请示 and reported).
+- 主送机关 (7.3.2): the line under the title ends with a full-width colon; a 请示 goes to one
+  authority only (条例第十五条（一）).
+- 正文 (7.3.3): 结构层次序数 一、 → （一） → 1. → （1）, in that order, with the right punctuation and
+  full-width parentheses, numbered without gaps or repeats, no level skipped — two headings in each
+  other's place are one finding, not a cascade; full-width punctuation in Chinese text
+  (GB/T 15834-2011); no request for approval inside a 报告 (条例第十五条（四）).
 - 附件说明 (7.3.4): ``附件：1.名称`` with a full-width colon, numbered items when there are several,
-  no punctuation or 书名号 around the names; matching the attachment pages (7.5) and the references
+  no punctuation or 书名号 around the names; matching the attachment pages (7.3.7) and the references
   in the body.
-- 成文日期 (7.3.5): Arabic numerals, year in full, no leading zeros (``2025年7月1日``); a real date.
-- 版记 (7.4): ``抄送：`` with a full-width colon and a full stop after the last name; the 印发 date.
-- 请示: the 签发人 beside the number and a contact person in the 附注.
+- 成文日期 (7.3.5): Arabic numerals, year in full, no leading zeros (``2025年7月1日``); a real date;
+  when missing, reported at the 署名 it belongs under. A 决议's or 公报's date under its title counts.
+- 附注 (7.3.6; 条例第九条（十三）): a 请示 names a contact person.
+- 版记 (7.4.2, 7.4.3): ``抄送：`` with a full-width colon and a full stop after the last name; the 印发 date.
 
 Everything here is deterministic: the same text always gives the same problems, in reading order.
 """
