@@ -219,7 +219,7 @@ _ADDRESSEE_SPLIT = re.compile(r"[、，,；;]")
 # Asking a superior to approve, in a 报告 (a 报告 asks nothing: 条例第十五条（四）).
 _REQUEST_WORDS = re.compile(
     r"(?:妥否|当否|可否|是否可行|是否妥当)[，,]?\s*请(?:予)?(?:批示|审批|批复|指示|示)"
-    r"|请(?:予|给予)?(?:审批|批准|批示|批复|核准|核拨|拨付)"
+    r"|请(?:予以|予|给予)?(?:审批|批准|批示|批复|核准|核拨|拨付)"
     r"|特此请示"
     r"|(?:恳请|请求)[^。；]{0,30}?(?:批准|审批|拨付|解决|支持|同意|安排|给予|协调|帮助)"
 )
@@ -245,6 +245,7 @@ _AGENCY_END = re.compile(
     r"(?:政府|委员会|党委|党组|局|委|办|厅|部|院|署|会|处|科|室|所|站|队|中心|单位|部门|公司|集团|街道|办事处|乡|镇|村|社区|学校|大学|学院|医院"
     r"|机构|机关|组|同志|代表|企业|团体|协会|银行|海关|区|县|市|州|盟|旗)$"
 )
+_AGENCY_WORD = re.compile(r"政府|委员会|党委|局|厅|办|部门|单位|机构|机关|街道|乡镇|学校|企业|组织")
 _BODY_OPENERS = ("为", "根据", "按照", "经", "现将", "近日", "近期", "今年", "去年", "依据", "鉴于", "关于")
 
 _DATE_ARABIC = re.compile(r"(?P<y>\d{1,4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?P<unit>[日号])")
@@ -477,7 +478,10 @@ class _Checker:
         core = text.rstrip(_TRAILING_PUNCT + SPACES)
         if text.endswith(("：", ":")):
             return True
-        return bool(_AGENCY_END.search(core)) and len(core) <= 60
+        if len(core) > 60:
+            return False
+        # “各有关单位、个人”: a line of names that does not end with an agency word still names them.
+        return bool(_AGENCY_END.search(core) or (core.startswith("各") and _AGENCY_WORD.search(core)))
 
     def _find_addressee(self, index: int, number_line: _Line | None) -> _Line | None:
         ln = self._next_nonblank(index, skip_numbers=True)
