@@ -1,4 +1,4 @@
-"""Turn uploaded bytes (PDF, DOCX, TXT, Markdown, HTML) into an ordered list of text blocks.
+"""Turn uploaded bytes (PDF, DOCX, OFD, TXT, Markdown, HTML) into an ordered list of text blocks.
 
 The type of a file is decided by its content and checked against its extension (``sniffing``).
 Everything a user can upload that cannot be read ends as a :class:`ParseError` whose message is a

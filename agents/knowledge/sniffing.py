@@ -1,5 +1,5 @@
 """What an uploaded file is: its kind decided by its content and checked against its name, and the
-one rule for zip containers (DOCX, XLSX).
+one rule for zip containers (DOCX, OFD, XLSX).
 
 Every message is a sentence in the user's language (Chinese by default), translated when the
 error is raised. Nothing here touches the database: the upload service (``uploads``), the

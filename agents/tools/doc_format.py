@@ -374,7 +374,9 @@ class _Checker:
         for page in pages:
             self._check_headings(page["lines"])
         self._check_copy_block(cc_start)
-        if kind in UPWARD_TYPES:
+        # A number under the title is a copy as published, which shows no 签发人.
+        published = number_line is not None and bool(title_lines) and number_line.number > title_lines[-1].number
+        if kind in UPWARD_TYPES and not published:
             self._check_signer(number_line, kind)
         if kind == "请示":
             self._check_request(addressee, date_line or signature or (body[-1] if body else None))

@@ -67,6 +67,9 @@ def test_a_report_needs_its_signer_too_and_a_request_report_is_a_request():
     assert lines_of(format_check(report)) == []
     unsigned = edit(report, "                签发人：李强", "")
     assert lines_of(format_check(unsigned)) == [("signer.missing", 3)]
+    # A copy as published (the number under the title) shows no 签发人, and is not faulted for it.
+    published = "\n".join(unsigned.splitlines()[4:6] + unsigned.splitlines()[2:3] + unsigned.splitlines()[6:]) + "\n"
+    assert lines_of(format_check(published)) == []
     mixed = edit(REQUEST, "的请示", "的请示报告").replace("                签发人：李强", "")
     assert lines_of(format_check(mixed)) == [("signer.missing", 3), ("title.mixed_doc_type", 6)]
 
