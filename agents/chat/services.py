@@ -19,7 +19,7 @@ from ..runtime.visibility import delivered
 
 ATTACHMENT_MAX_MB = 10  # or SHUZHI_UPLOAD_MAX_MB when that is lower
 ATTACHMENT_MAX_FILES = 5
-ATTACHMENT_KINDS = ("pdf", "docx", "txt", "md")
+ATTACHMENT_KINDS = ("pdf", "docx", "ofd", "txt", "md")
 RATING_COMMENT_CHARS = 500
 
 
@@ -63,7 +63,7 @@ def attachments_parse(*, files) -> list[dict]:
             uploaded_file=upload,
             limit_mb=ATTACHMENT_MAX_MB,
             kinds=ATTACHMENT_KINDS,
-            kinds_label=_("PDF、Word（.docx）、TXT 或 Markdown"),
+            kinds_label=_("PDF、Word（.docx）、OFD、TXT 或 Markdown"),
         )
         if checked.sha256 in seen:
             raise upload_refused(

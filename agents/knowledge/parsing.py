@@ -1,4 +1,4 @@
-"""Turn uploaded bytes (PDF, DOCX, TXT, Markdown, HTML) into an ordered list of text blocks.
+"""Turn uploaded bytes (PDF, DOCX, OFD, TXT, Markdown, HTML) into an ordered list of text blocks.
 
 The type of a file is decided by its content and checked against its extension (``sniffing``).
 Everything a user can upload that cannot be read ends as a :class:`ParseError` whose message is a
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -26,6 +27,7 @@ from .sniffing import (
     declared_charset,
     docx_corrupt_message,
     empty_message,
+    ofd_corrupt_message,
     sniff_kind,
     text_decode,
 )
@@ -52,7 +54,7 @@ class Block:
 
 @dataclass
 class ParsedDocument:
-    kind: str  # "pdf" | "docx" | "txt" | "md" | "html"
+    kind: str  # "pdf" | "docx" | "ofd" | "txt" | "md" | "html"
     blocks: list[Block]
     title: str  # best guess, may be ""
 
@@ -290,6 +292,8 @@ def parse_document(data: bytes, filename: str) -> ParsedDocument:
         return _parse_pdf(data)
     if kind == "docx":
         return _parse_docx(data)
+    if kind == "ofd":
+        return _parse_ofd(data)
     text = text_decode(data, declared_charset(data) if kind == "html" else None)
     if text is None:  # sniff_kind has checked this; kept for safety
         raise ParseError(empty_message())
@@ -405,6 +409,26 @@ def _strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
                 if edge is not None and counts.get(key(lines[edge]), 0) >= max(3, 0.6 * len(pages)):
                     drop[index].add(edge)
     return [[line for i, line in enumerate(lines) if i not in drop[index]] for index, lines in enumerate(pages)]
+
+
+# --------------------------------------------------------------------------------------------
+# OFD
+
+
+def _parse_ofd(data: bytes) -> ParsedDocument:
+    # sniff_kind has applied the rule for zip containers before anything decompresses a member.
+    from .ofd import OfdError, ofd_pages
+
+    try:
+        pages = ofd_pages(data)
+    except (OfdError, ValueError, zipfile.BadZipFile) as exc:
+        raise ParseError(ofd_corrupt_message()) from exc
+    structure = _Structure()
+    blocks = [
+        structure.block(_clean_line(line), page=n) for n, lines in enumerate(pages, start=1) for line in lines
+    ]
+    blocks = _require_text(blocks)
+    return ParsedDocument(kind="ofd", blocks=blocks, title=_guess_title(blocks))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """What an uploaded file is: its kind decided by its content and checked against its name, and the
-one rule for zip containers (DOCX, XLSX).
+one rule for zip containers (DOCX, OFD, XLSX).
 
 Every message is a sentence in the user's language (Chinese by default), translated when the
 error is raised. Nothing here touches the database: the upload service (``uploads``), the
@@ -105,13 +105,18 @@ def docx_bomb_message() -> str:
     return _("Word 文件解压后体积过大或压缩比异常（疑似压缩炸弹），已拒绝处理。")
 
 
+def ofd_corrupt_message() -> str:
+    return _("OFD 文件已损坏或不是有效的 OFD 版式文件，无法读取。")
+
+
 def supported_types() -> str:
-    return _("PDF、Word（.docx）、TXT、Markdown 或 HTML")
+    return _("PDF、Word（.docx）、OFD、TXT、Markdown 或 HTML")
 
 
 EXTENSIONS = {
     "pdf": "pdf",
     "docx": "docx",
+    "ofd": "ofd",
     "txt": "txt",
     "md": "md",
     "markdown": "md",
@@ -121,6 +126,7 @@ EXTENSIONS = {
 _KIND_NAMES = {
     "pdf": gettext_lazy("PDF"),
     "docx": gettext_lazy("Word（.docx）文档"),
+    "ofd": gettext_lazy("OFD 版式文件"),
     "txt": gettext_lazy("文本"),
     "md": gettext_lazy("Markdown 文本"),
     "html": gettext_lazy("HTML 网页"),
@@ -299,6 +305,18 @@ def sniff_kind(data: bytes, filename: str) -> str:
             raise ParseError(docx_bomb_message()) from exc
         if "word/document.xml" not in names:
             raise _mismatch(ext, kind, _("（是压缩包，但不含 Word 正文）"))
+        return kind
+    if kind == "ofd":
+        if not data.startswith(b"PK"):
+            raise _mismatch(ext, kind, _detail(data))
+        try:
+            names = zip_members(data)
+        except ArchiveCorrupt as exc:
+            raise ParseError(ofd_corrupt_message()) from exc
+        except ArchiveOversized as exc:
+            raise ParseError(docx_bomb_message()) from exc
+        if "OFD.xml" not in names:
+            raise _mismatch(ext, kind, _("（是压缩包，但不含 OFD.xml）"))
         return kind
     # Text formats.
     if _describe_binary(data, unmistakable_only=True):

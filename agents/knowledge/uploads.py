@@ -8,7 +8,7 @@ sentence in the user's language naming it, when
 - it is larger than the limit (``SHUZHI_UPLOAD_MAX_MB``, or a lower one the entry point sets);
 - its content is not what its extension says: a program renamed ``.pdf``, an HTML page renamed
   ``.docx``, a binary named ``.txt``;
-- a zip container (DOCX) breaks the rule for zip containers (too many members, too large once
+- a zip container (DOCX, OFD) breaks the rule for zip containers (too many members, too large once
   decompressed, a zip bomb);
 - the same content (by SHA-256) is already there.
 
@@ -70,7 +70,7 @@ def upload_check(
     """Check ``uploaded_file`` against the upload rule and return it read; ValidationError otherwise.
 
     ``limit_mb`` lowers the size limit below ``SHUZHI_UPLOAD_MAX_MB`` (never raises it); ``kinds``
-    narrows the accepted kinds ("pdf", "docx", "txt", "md", "html"), ``kinds_label`` naming them
+    narrows the accepted kinds ("pdf", "docx", "ofd", "txt", "md", "html"), ``kinds_label`` naming them
     for the user. The size is checked before a byte is read.
     """
     raw_name = uploaded_file.name or ""

@@ -51,7 +51,7 @@ _FOLD = {0xFF10 + i: ord("0") + i for i in range(10)}
 _FOLD.update({0xFF21 + i: ord("A") + i for i in range(26)})
 _FOLD.update({0xFF41 + i: ord("a") + i for i in range(26)})
 _FOLD.update({ord(c): ord(" ") for c in "\u3000\u00a0\u2002\u2003\u2009\u202f"})
-_FOLD.update({ord(c): ord("-") for c in "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d"})
+_FOLD.update({ord(c): ord("-") for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"})
 _FOLD.update({ord(a): ord(b) for a, b in zip("＋（）＠．＿％", "+()@._%", strict=True)})
 
 
@@ -123,7 +123,9 @@ def valid_id_number(number: str) -> bool:
             return False
         return id_check_char(number[:17]) == number[17]
     if len(number) == 15 and number.isascii() and number.isdigit() and number[:2] in _ID_PROVINCES:
-        return _plausible_birth(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+        # Legacy numbers were issued from 1984 on: nobody born 1900-1909 needs one, while 15-digit
+        # registration numbers ("510100000123456": an authority's code, then zeros) read as such dates.
+        return number[6] != "0" and _plausible_birth(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
     return False
 
 
@@ -168,7 +170,9 @@ def _mobile_ok(digits: str, shape: tuple[int, ...]) -> bool:
 
 
 def _id_shape_ok(shape: tuple[int, ...]) -> bool:
-    return len(shape) == 1 or (len(shape) <= 5 and min(shape) >= 3)
+    """One run, or up to five groups of 3+ characters of which the last may hold only two:
+    6-8-4, 6-4-4-4, 3-3-4-4-4 and the 4-4-4-4-2 of card-style writing ("1101 0519 4912 3100 2X")."""
+    return len(shape) == 1 or (len(shape) <= 5 and min(shape[:-1]) >= 3 and shape[-1] >= 2)
 
 
 def _card_shape_ok(shape: tuple[int, ...]) -> bool:
@@ -187,7 +191,7 @@ _AREA = r"(?:010|02[0-9]|0[3-9][0-9]{2})"
 _LOCAL = r"(?:[1-9][0-9]{2,3}[ \-][0-9]{4}|[1-9][0-9]{6,7})"
 _LANDLINE_RE = re.compile(
     rf"(?:\({_AREA}\)[ ]?|(?<![0-9]){_AREA}(?:[ ]?-[ ]?|[ ])?){_LOCAL}(?![0-9])"
-    r"(?P<extension>[ ]?(?:-|转|分机|ext\.?|x)[ ]?[0-9]{1,6}(?![0-9]))?"
+    r"(?P<extension>[ ]?(?:-|转分机|转|分机|ext\.?|x)[ ]?[0-9]{1,6}(?![0-9]))?"
 )
 
 _MAX_NUMBER_DIGITS = 19
@@ -271,6 +275,28 @@ def _number_candidates(n: str) -> list[tuple[int, int, str]]:
     return found
 
 
+# A number right after one of these labels is a code, not a phone number ("发票代码044031900111",
+# "工号01012345678", "订单号13800138000"). "号码" alone is no such label: "联系号码010-12345678".
+_CODE_LABEL_RE = re.compile(
+    "(?:代码|编码|编号|字号|单号|工号|税号|票号|发票号码|流水号|案号|文号|批号|序号|账号|帐号|卡号|证号|登记号"
+    "|合同号|凭证号|识别号|学号|货号|条码|批次号|型号|备案号|许可证号|注册号)[ ]?[:：为是]?[ ]?"
+    # ... or a list of codes after such a label: "发票代码044031900111、044031900112".
+    "(?:[0-9A-Za-z\\-]{4,30}[ ]?[、/][ ]?){0,5}$"
+)
+_PHONE_KINDS = frozenset({"mobile", "landline"})
+_AMOUNT_AFTER = frozenset("元万亿%")
+_AMOUNT_BEFORE = frozenset("¥￥$")
+
+
+# ... and after these no ID number either (a 15-digit business registration number looks like a legacy ID).
+_REGISTRATION_LABEL_RE = re.compile("(?:注册号|注册码|登记号|代码|编码|税号|识别号|编号)[ ]?[:：为是]?[ ]?$")
+
+
+def _after_code_label(n: str, start: int, kind: str) -> bool:
+    label = _CODE_LABEL_RE if kind in _PHONE_KINDS else _REGISTRATION_LABEL_RE
+    return label.search(n, max(0, start - 8 if label is _REGISTRATION_LABEL_RE else start - 200), start) is not None
+
+
 def _drop_glued(n: str, candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Drop numbers that are part of longer ones and plates followed by more letters or digits,
     unless what follows (or precedes) is another candidate."""
@@ -280,6 +306,10 @@ def _drop_glued(n: str, candidates: list[tuple[int, int, str]]) -> list[tuple[in
     for s, e, kind in candidates:
         if kind in _NUMBER_KINDS and _glued_to_more_digits(n, s, e, _is_grouped(n[s:e]), starts, ends):
             continue
+        if kind in _PHONE_KINDS | {"id_card"} and _after_code_label(n, s, kind):
+            continue
+        if kind in _NUMBER_KINDS and (n[e : e + 1] in _AMOUNT_AFTER or n[s - 1 : s] in _AMOUNT_BEFORE):
+            continue  # an amount of money or a share: "13800138000元", "￥6222021234567890"
         if kind == "plate" and e < len(n) and _is_alnum(n[e]) and _is_alnum(n[e - 1]) and e not in starts:
             continue
         kept.append((s, e, kind))
@@ -327,29 +357,45 @@ def _plates(n: str) -> list[tuple[int, int, str]]:
 
 # --------------------------------------------------------------------------- addresses
 
-# A road, street, lane, village or housing estate, directly followed by a number.
+# A road, street, lane, village or housing estate, directly followed by a number. A road may come in
+# sections ("人民南路四段", "天府大道北段", "东大街紫东楼段"): the section belongs to the marker.
 _ADDRESS_MARKS = (
-    "大街|大道|胡同|社区|小区|新村|花园|家园|公寓|大院|街|路|巷|弄|村|苑|庄|屯"
-    "|道(?<![知通频渠报赛跑轨管隧]道)|里(?<![这那哪公英千万心]里)"
+    "(?:大街|大道|街|路)[\u4e00-\u9fff]{0,3}?段"
+    "|大街|大道|胡同|社区|小区|新村|花园|家园|公寓|大院|巷子|街|路|巷|弄|村|苑|庄|屯"
+    "|道(?<![知通频渠报赛跑轨管隧]道)|里(?<![这那哪公英千万心]里)|园(?<![公校乐田菜茶儿陵墓物植])"
 )
+# "蜀汉路东289号": a side of the road before the number.
+_SIDE = r"(?:[东西南北](?=[0-9]))?"
+# A phase or zone of an estate ("翠苑三区", "阳光花园二期").
+_PHASE = r"(?:(?:[0-9一二三四五六七八九十]{1,3}|[A-Z])[期区])?"
 _NUM = r"(?:[0-9]{1,5}(?:-[0-9]{1,5})*|[零〇一二三四五六七八九十百两]{1,4}|[A-Z])"
-_UNIT = _NUM + "(?:号院|号楼|号|支弄|弄|组|队|栋|幢|座|单元|层|楼|室|户)"
+# "户" only after a unit or floor ("2单元3户"): "贫困村100户" counts households.
+_UNIT = (
+    _NUM
+    + "(?:号院|号楼|号|支弄|弄|组|队|栋|幢|座|单元|门|层|楼(?![上下梯道顶])|室|(?:(?<=[元层楼][0-9])|(?<=[元层楼][0-9]{2}))户)"
+)
 # A bare room number after a building or unit ("2单元501"), or "18号3-2-501".
 _BARE = (
-    r"(?:(?:(?<=单元)|(?<=[栋幢楼座]))[0-9]{2,5}(?![0-9A-Za-z年月日时分秒元万千百人个次岁天周%])"
+    r"(?:(?:(?<=单元)|(?<=[栋幢楼座门]))[0-9]{2,5}(?![0-9A-Za-z年月日时分秒元万千百人个次岁天周%])"
     r"|(?<=号)[0-9]{1,4}(?:-[0-9]{1,4}){1,3}(?![0-9A-Za-z\-]))"
 )
-_ADDRESS_RE = re.compile(rf"(?:{_ADDRESS_MARKS})(?:{_UNIT})+(?P<bare>{_BARE})?")
+_ADDRESS_RE = re.compile(rf"(?:{_ADDRESS_MARKS}){_SIDE}{_PHASE}(?:{_UNIT})+(?P<bare>{_BARE})?")
+# After the house number: an estate, building or tower name and its own numbers
+# ("401号翠苑三区23栋1807室", "16号金域华府16号楼", "18号SOHO现代城5号楼2201", "65号附3号"). The name has
+# no function word in it, so that a sentence going on after the address is not taken for one.
+_TAIL_NAME = r"(?:(?![的了是在于与和及或被把将对向从给让有为称等并但而因要请已经至到])[\u4e00-\u9fffA-Za-z]){0,12}?"
+_TAIL_RE = re.compile(rf"{_TAIL_NAME}{_PHASE}(?:{_UNIT})+(?:{_BARE})?")
 
 # What comes before the road: administrative units and further roads/estates, each with a short name.
 _PREFIX_UNIT_RE = re.compile(
     "特别行政区|自治区|自治州|自治县|自治旗|街道|大街|大道|胡同|社区|小区|新村|花园|家园|公寓|大院"
-    "|省|市|区|县|旗|盟|镇|乡|街|路|道|巷|弄|里|村|苑|庄|屯"
+    "|省|市|区|县|旗|盟|镇|乡|街|路|道|巷|弄|里|村|苑|庄|屯|段"
 )
 # Words that end the text before an address ("家住", "反映", "的").
 _STOP_RE = re.compile(
-    "居住在|居住于|坐落于|坐落在|住址为|住址是|地址为|地址是|户籍地|家住|住在|居住|现住|住址|地址|住所|位于|地处"
+    "居住在|居住于|坐落于|坐落在|住址为|住址是|地址为|地址是|户籍地|家住|住在|居住|现住|住址|地址|地点|住所|位于|地处"
     "|户籍|籍贯|来自|反映|投诉|举报|表示|诉求|咨询|来电|市民|群众|居民|业主|租户|称|在|到|至|往|去|是|为|的|了|其|及|或|与|址|住"
+    "|于(?!都县)|对|请"
 )
 # A name ending in a province's name keeps the whole province name (the earliest start wins: the longest).
 _PROVINCE_AT_END = re.compile(
@@ -417,10 +463,59 @@ def _addresses(n: str, barriers: set[int]) -> list[tuple[int, int, str]]:
             continue  # a marker without a name ("，路18号")
         if out and start == floor:
             start = out.pop()[0]  # "人民路18号阳光小区3栋": one address
-        out.append((start, m.end(), "address"))
+        end = m.end()
+        while tail := _TAIL_RE.match(n, end):
+            end = tail.end()
+        out.append((start, end, "address"))
         if m.group("bare"):
             without_bare_number.append((start, m.start("bare"), "address"))
     return out + without_bare_number
+
+
+# An address given after a label needs no house number: "家住某某县某某镇某某村", "户籍地：某某市某某区某某街道".
+_PLACE_LABEL_RE = re.compile(
+    "(?:家住|现住|暂住|住址|住所地|住所|户籍地址|户籍所在地|户籍地|户籍|居住地|居住在|居住于|现居住地|现居住|现居|"
+    "送达地址|通讯地址|通信地址|联系地址|家庭住址|家庭地址|经常居住地|原住|原籍|籍贯)"
+    "(?:[为是在于]|[:：])?[ ]?"
+)
+_PLACE_RUN_RE = re.compile(r"[\u4e00-\u9fff0-9A-Za-z\-]{2,60}")
+# Where the sentence goes on after the place.
+_PLACE_BREAK_RE = re.compile(
+    "反映|投诉|举报|来电|来信|来访|表示|要求|希望|请求|因为|由于|附近|门口|门前|旁边|对面|楼下|楼上|一带|周边"
+    "|[称因的在于与和及被向对从给有是了现今已]"
+)
+_PLACE_END_RE = re.compile(
+    "(?:特别行政区|自治区|自治州|自治县|街道|社区|小区|新村|花园|家园|公寓|大院|大厦|单元"
+    "|[省市区县旗镇乡村组号室楼层栋幢座院弄巷路街屯庄苑园里队])"
+)
+# Enough to be an address: a place below a city, or two administrative units.
+_PLACE_FINE_RE = re.compile("街道|社区|小区|新村|单元|[镇乡村组号室楼栋幢弄巷路街屯苑]")
+_PLACE_UNIT_RE = re.compile("[省市区县旗]")
+
+
+def _labelled_places(n: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    out = []
+    starts = sorted(s for s, _, _ in spans)
+    for label in _PLACE_LABEL_RE.finditer(n):
+        run = _PLACE_RUN_RE.match(n, label.end())
+        if run is None:
+            continue
+        start, end = run.span()
+        k = bisect.bisect_left(starts, start)
+        if k < len(starts) and starts[k] < end:
+            end = starts[k]  # a phone number or ID glued to the place
+        stop = _PLACE_BREAK_RE.search(n, start + 1, end)
+        if stop:
+            end = stop.start()
+        last = None
+        for last in _PLACE_END_RE.finditer(n, start, end):  # noqa: B007 - the last one counts
+            pass
+        if last is None or last.end() - start < 3:
+            continue
+        place = n[start : last.end()]
+        if _PLACE_FINE_RE.search(place) or len(_PLACE_UNIT_RE.findall(place)) >= 2:
+            out.append((start, last.end(), "address"))
+    return out
 
 
 # --------------------------------------------------------------------------- all together
@@ -461,6 +556,7 @@ def find_personal_data(text: str, kinds: Iterable[str] | None = None) -> list[Fi
         candidates.extend((m.start(), m.end(), "email") for m in _EMAIL_RE.finditer(n))
     candidates.extend(_plates(n))
     candidates.extend(_addresses(n, {e for _, e, _ in candidates}))
+    candidates.extend(_labelled_places(n, candidates))
     candidates = _drop_glued(n, candidates)
     if wanted is not None:
         candidates = [c for c in candidates if c[2] in wanted]

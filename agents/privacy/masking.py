@@ -18,7 +18,7 @@ __all__ = ["PLACEHOLDER_LABELS", "MaskResult", "Masker", "mask_text", "normalize
 
 _KIND_OF_LABEL = {label: kind for kind, label in PLACEHOLDER_LABELS.items()}
 _NUMBER_NOISE = re.compile(r"[\s\-()+.]")
-_LANDLINE_EXTENSION = re.compile(r"(.*[0-9])\s?(?:-|转|分机|ext\.?|x)\s?([0-9]{1,6})")
+_LANDLINE_EXTENSION = re.compile(r"(.*[0-9])\s?(?:-|转分机|转|分机|ext\.?|x)\s?([0-9]{1,6})")
 _PLATE_NOISE = re.compile(r"[\s·•・‧.\-]")
 _ANY_PLACEHOLDER = re.compile(r"【[^【】]{1,40}】")
 

@@ -457,8 +457,14 @@ class _Execution:
         for tool in self.tools.values():
             if tool.builtin not in retrieval_only.DIRECT_TOOLS:
                 continue
-            text = own_text or ("" if tool.builtin == "document_format_check" else field_text)
-            if text.strip():
+            texts = [own_text or ("" if tool.builtin == "document_format_check" else field_text)]
+            if tool.builtin == "document_format_check" and self.attachments:
+                # An uploaded document (.docx, .ofd …) is checked on its own, line numbers its own;
+                # the message beside it is what to do, not part of the document.
+                texts = [a["text"] for a in self.attachments]
+            for text in texts:
+                if not text.strip():
+                    continue
                 step = await self.io.blocking(
                     self._run_tool, tool=tool, name=tool.function_name, arguments={"text": text}
                 )

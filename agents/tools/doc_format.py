@@ -4,24 +4,32 @@
 parts — the 版头 (issuing authority, 发文字号), the title, the addressee (主送机关), the body with its
 heading levels, the attachment notes (附件说明), the date (成文日期), the attachment pages and the
 版记 (抄送, 印发) — and reports each concrete deviation with its line and column (both from 1, in
-characters) and the text it concerns. Problems about the whole document (a missing title) have
-line 0.
+characters) and the text it concerns. A missing part is reported where it belongs (a missing
+date at the 署名); only a missing title has line 0.
 
-What is checked, by the clause of the standard or of the 《党政机关公文处理工作条例》 it follows:
+What is checked, by the clause of the standard or of the 《党政机关公文处理工作条例》 it follows (each
+finding carries its clause in ``clause`` and at the end of its message):
 
-- 标题 (7.3.1): present; no punctuation at the end; no other punctuation than 书名号, 引号, 括号 and
-  顿号 inside; ends with one of the fifteen document types (通知, 请示, 函 …).
-- 发文字号 (7.2.4): ``机关代字〔年份〕序号号`` — six-sided brackets 〔〕, a four-digit year, no 第, no
-  leading zero, ends with 号. Numbers of documents cited in the body are checked the same way.
-- 主送机关 (7.3.2): the line under the title ends with a full-width colon.
-- 结构层次序数 (7.3.3): 一、 → （一） → 1. → （1）, in that order, with the right punctuation and
-  full-width parentheses, numbered without gaps or repeats, no level skipped.
+- 发文字号 (7.2.5): ``机关代字〔年份〕序号号`` — six-sided brackets 〔〕, a four-digit year, no 第, no
+  leading zero, ends with 号. Numbers of documents cited in the body are checked the same way, and a
+  cited document's title comes before its number (“《标题》（文号）”).
+- 签发人 (7.2.6): beside the number of every 上行文 (请示, 报告).
+- 标题 (7.3.1; 条例第八条): present; no punctuation at the end; no other punctuation than 书名号, 引号,
+  括号 and 顿号 inside; ends with one of the fifteen document types, and with only one (“请示报告” is
+  read as a 请示 and reported).
+- 主送机关 (7.3.2): the line under the title ends with a full-width colon; a 请示 goes to one
+  authority only (条例第十五条（一）).
+- 正文 (7.3.3): 结构层次序数 一、 → （一） → 1. → （1）, in that order, with the right punctuation and
+  full-width parentheses, numbered without gaps or repeats, no level skipped — two headings in each
+  other's place are one finding, not a cascade; full-width punctuation in Chinese text
+  (GB/T 15834-2011); no request for approval inside a 报告 (条例第十五条（四）).
 - 附件说明 (7.3.4): ``附件：1.名称`` with a full-width colon, numbered items when there are several,
-  no punctuation or 书名号 around the names; matching the attachment pages (7.5) and the references
+  no punctuation or 书名号 around the names; matching the attachment pages (7.3.7) and the references
   in the body.
-- 成文日期 (7.3.5): Arabic numerals, year in full, no leading zeros (``2025年7月1日``); a real date.
-- 版记 (7.4): ``抄送：`` with a full-width colon and a full stop after the last name; the 印发 date.
-- 请示: the 签发人 beside the number and a contact person in the 附注.
+- 成文日期 (7.3.5): Arabic numerals, year in full, no leading zeros (``2025年7月1日``); a real date;
+  when missing, reported at the 署名 it belongs under. A 决议's or 公报's date under its title counts.
+- 附注 (7.3.6; 条例第九条（十三）): a 请示 names a contact person.
+- 版记 (7.4.2, 7.4.3): ``抄送：`` with a full-width colon and a full stop after the last name; the 印发 date.
 
 Everything here is deterministic: the same text always gives the same problems, in reading order.
 """
@@ -31,6 +39,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import partial
 
 from django.utils.translation import gettext as _
 
@@ -58,6 +67,14 @@ DOC_TYPES = (
 )
 # Kinds that are addressed to someone, so a missing 主送机关 is worth a warning.
 ADDRESSED_TYPES = ("通知", "通报", "报告", "请示", "批复", "函")
+# 上行文: sent up to a superior, so they carry the 签发人 (GB/T 9704-2012 7.2.6).
+UPWARD_TYPES = ("请示", "报告")
+
+
+def _canonical_type(kind: str | None) -> str | None:
+    """命令 and its short form 令 are one 文种."""
+    kind = (kind or "").strip() or None
+    return "命令" if kind == "令" else kind
 
 SPACES = " \t\u3000\u00a0"
 _DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
@@ -77,9 +94,50 @@ class Problem:
     excerpt: str  # the text concerned, as written
     severity: str = ERROR  # "error": the standard is broken; "warning": probably wrong, worth a look
     suggestion: str = ""  # the corrected form, when there is one
+    clause: str = ""  # the clause of GB/T 9704-2012 or of the 条例 the finding follows
+
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- clauses
+
+_STANDARD = "GB/T 9704-2012"
+_RULES = "《党政机关公文处理工作条例》"
+# The clause each finding follows, by the longest prefix of its code.
+_CLAUSES = {
+    "number": f"{_STANDARD} 7.2.5",
+    "signer": f"{_STANDARD} 7.2.6；{_RULES}第九条第（六）项",
+    "title": f"{_STANDARD} 7.3.1",
+    "title.doc_type": f"{_STANDARD} 7.3.1；{_RULES}第九条第（七）项",
+    "title.mixed_doc_type": f"{_RULES}第八条、第九条第（七）项",
+    "addressee": f"{_STANDARD} 7.3.2",
+    "heading": f"{_STANDARD} 7.3.3",
+    "punctuation": f"{_STANDARD} 7.3.3；GB/T 15834-2011《标点符号用法》",
+    "citation": f"{_STANDARD} 7.3.3；{_RULES}第十九条第（四）项",
+    "attachment": f"{_STANDARD} 7.3.4",
+    "attachment.note_missing": f"{_STANDARD} 7.3.4、7.3.7",
+    "attachment.count_mismatch": f"{_STANDARD} 7.3.4、7.3.7",
+    "attachment.page_number": f"{_STANDARD} 7.3.7",
+    "attachment.title_mismatch": f"{_STANDARD} 7.3.7",
+    "date": f"{_STANDARD} 7.3.5",
+    "date.printed": f"{_STANDARD} 7.4.3",
+    "cc": f"{_STANDARD} 7.4.2",
+    "request.contact_missing": f"{_STANDARD} 7.3.6；{_RULES}第九条第（十三）项",
+    "request.multiple_addressees": f"{_RULES}第十五条第（一）项",
+    "report.contains_request": f"{_RULES}第十五条第（四）项",
+}
+
+
+def clause_of(code: str) -> str:
+    """The clause a finding's code follows ("" for codes that are no rule, like an empty document)."""
+    parts = code.split(".")
+    for end in range(len(parts), 0, -1):
+        clause = _CLAUSES.get(".".join(parts[:end]))
+        if clause:
+            return clause
+    return ""
 
 
 # --------------------------------------------------------------------------- numbers
@@ -151,6 +209,20 @@ _NUMBER = re.compile(
     rf"(?P<code>[\u4e00-\u9fff][\u4e00-\u9fffA-Za-z]{{0,14}}?)\s*(?P<open>[{_OPEN}])\s*(?P<year>{_YEAR})\s*"
     rf"(?P<close>[{_CLOSE}])\s*(?P<di>第?)\s*(?P<serial>[0-9０-９]+)\s*(?P<hao>号?)"
 )
+# A cited number followed by the cited document's title: “根据示政发〔2024〕3号《关于……的通知》”.
+_TITLE_AFTER_NUMBER = re.compile(r"[）)\]】\s]*(?:文件|文)?\s*《")
+_HALF_PUNCT = re.compile(r"[,;:?!()]")
+_FULL_WIDTH = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+# Latin runs where half-width marks belong: web and mail addresses, times, ratios.
+_LATIN_RUN = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w.-]+|\d+:\d+")
+_ADDRESSEE_SPLIT = re.compile(r"[、，,；;]")
+# Asking a superior to approve, in a 报告 (a 报告 asks nothing: 条例第十五条（四）).
+_REQUEST_WORDS = re.compile(
+    r"(?:妥否|当否|可否|是否可行|是否妥当)[，,]?\s*请(?:予)?(?:批示|审批|批复|指示|示)"
+    r"|请(?:予以|予|给予)?(?:审批|批准|批示|批复|核准|核拨|拨付)"
+    r"|特此请示"
+    r"|(?:恳请|请求)[^。；]{0,30}?(?:批准|审批|拨付|解决|支持|同意|安排|给予|协调|帮助)"
+)
 _LEAD_IN = re.compile(r"^.*(?:根据|按照|依据|依照|参照|详见|见|和|及|与|的|在|从|将|是|为)")
 # A header line holding the number alone (perhaps in parentheses, perhaps with the 签发人).
 _NUMBER_LINE = re.compile(
@@ -164,13 +236,16 @@ _HEADER_LINE = re.compile(
     r"|(?:绝密|机密|秘密)(?:★\S*)?\s+(?:特急|加急|特提|平急)"
     r"|.{2,40}文件)$"  # 发文机关标志
 )
-_TYPES_ALT = "|".join(sorted(DOC_TYPES, key=len, reverse=True))
+_TYPES_BY_LENGTH = sorted(DOC_TYPES, key=len, reverse=True)
+_TYPES_ALT = "|".join(_TYPES_BY_LENGTH)
 _TITLE_END = re.compile(rf"(?:{_TYPES_ALT})(?:[（(][^）)]*[）)])?$")
 _TRAILING_PUNCT = "。，、；：！？.,;:!?"
 _TITLE_INNER_PUNCT = re.compile(r"[，。；：！？,;:!?]|(?<![0-9])\.|\.(?![0-9])")
 _AGENCY_END = re.compile(
-    r"(?:政府|委员会|党委|党组|局|委|办|厅|部|院|署|会|处|科|室|所|站|队|中心|单位|部门|公司|集团|街道|办事处|乡|镇|村|社区|学校|大学|学院|医院)$"
+    r"(?:政府|委员会|党委|党组|局|委|办|厅|部|院|署|会|处|科|室|所|站|队|中心|单位|部门|公司|集团|街道|办事处|乡|镇|村|社区|学校|大学|学院|医院"
+    r"|机构|机关|组|同志|代表|企业|团体|协会|银行|海关|区|县|市|州|盟|旗)$"
 )
+_AGENCY_WORD = re.compile(r"政府|委员会|党委|局|厅|办|部门|单位|机构|机关|街道|乡镇|学校|企业|组织")
 _BODY_OPENERS = ("为", "根据", "按照", "经", "现将", "近日", "近期", "今年", "去年", "依据", "鉴于", "关于")
 
 _DATE_ARABIC = re.compile(r"(?P<y>\d{1,4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?P<unit>[日号])")
@@ -180,6 +255,11 @@ _DATE_CN = re.compile(
 )
 _DATE_SEP = re.compile(r"(?P<y>\d{2,4})(?P<sep>[-./／])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})")
 _DATE_FORMS = (_DATE_ARABIC, _DATE_CN, _DATE_SEP)
+# A date under a 决议's title, in parentheses with the meeting that passed it.
+_PASSED = re.compile(
+    r"^[（(](?P<date>(?:\d{4}|[〇零○一二三四五六七八九]{4})\s*年\s*[\d一二三四五六七八九十]{1,2}\s*月"
+    r"\s*[\d一二三四五六七八九十]{1,3}\s*[日号]).*[）)]$"
+)
 _PRINTED = re.compile(r"^(?P<org>.+?)\s*(?P<date>\S+?)\s*印发$")
 
 _ATTACHMENT_NOTE = re.compile(r"^附\s*件\s*(?P<colon>[：:])?\s*(?P<rest>.*)$")
@@ -221,12 +301,17 @@ class _Checker:
         self.problems: list[Problem] = []
         self.doc_type = (doc_type or "").strip() or None
         self.signer = False
+        self.addressee = None
 
-    def add(self, code, message, line: _Line | None, offset: int, excerpt: str, severity=ERROR, suggestion=""):
+    def add(
+        self, code, message, line: _Line | None, offset: int, excerpt: str, severity=ERROR, suggestion="", clause=None
+    ):
+        clause = clause or clause_of(code)
         self.problems.append(
             Problem(
                 code=code,
-                message=message,
+                message=f"{message.rstrip('。')}（{clause}）。" if clause else message,
+                clause=clause,
                 line=line.number if line else 0,
                 column=line.col(offset) if line else 0,
                 excerpt=excerpt,
@@ -244,10 +329,13 @@ class _Checker:
         number_line = self._find_number_line()
         title_lines = self._find_title(number_line)
         title_text = "".join(ln.text for ln in title_lines)
-        kind = self.doc_type or self._type_of(title_text)
+        found_kind, mixed = self._type_of(title_text)
+        kind = _canonical_type(self.doc_type) or found_kind
         after_title = self._index_after(title_lines[-1]) if title_lines else self._first_body_index(number_line)
-        addressee = self._find_addressee(after_title, number_line)
-        body_start = self._index_after(addressee) if addressee else after_title
+        head_dates, after_head = self._head_dates(after_title)
+        addressee = self._find_addressee(after_head, number_line)
+        self.addressee = addressee
+        body_start = self._index_after(addressee) if addressee else after_head
         date_line = self._find_date_line(body_start)
         cc_start = self._find_copy_block(body_start)
         body_end = self._first_index(
@@ -259,6 +347,11 @@ class _Checker:
         )
         notes, note_lines = self._find_attachment_notes(body_start, body_end)
         signature_start = self._signature_start(date_line, body_start)
+        signature = None
+        if date_line is None:  # the 署名 then ends the body: the last short line without punctuation
+            signature = self._closing_signature(body_start, body_end, note_lines)
+            if signature is not None:
+                signature_start = self.lines.index(signature)
         body = [
             ln
             for ln in self.lines[body_start : min(body_end, signature_start)]
@@ -267,18 +360,28 @@ class _Checker:
 
         if number_line is not None:
             self._check_number_line(number_line, kind)
-        self._check_title(title_lines, title_text, kind)
-        self._check_addressee(addressee, kind, after_title)
+        self._check_title(title_lines, title_text, kind, mixed)
+        self._check_addressee(addressee, kind, after_head)
         self._check_body_numbers(body)
         self._check_headings(body)
-        self._check_date(date_line, body, kind)
+        self._check_punctuation([*([addressee] if addressee else []), *body])
+        for ln, offset, raw in head_dates:
+            self._check_date_text(ln, offset, raw, _("成文日期"))
+        if not head_dates:
+            self._check_date(date_line, body, kind, signature)
         pages = self._attachment_pages(body_end, cc_start)
         self._check_attachments(notes, pages, body)
         for page in pages:
             self._check_headings(page["lines"])
         self._check_copy_block(cc_start)
+        # A number under the title is a copy as published, which shows no 签发人.
+        published = number_line is not None and bool(title_lines) and number_line.number > title_lines[-1].number
+        if kind in UPWARD_TYPES and not published:
+            self._check_signer(number_line, kind)
         if kind == "请示":
-            self._check_request(number_line)
+            self._check_request(addressee, date_line or signature or (body[-1] if body else None))
+        if kind == "报告":
+            self._check_report(body)
         self.problems.sort(key=lambda p: (p.line, p.column))
         return self.problems
 
@@ -290,11 +393,21 @@ class _Checker:
         found = [c for c in candidates if c is not None and c is not False]
         return min(found) if found else 10**9
 
-    def _type_of(self, title: str) -> str | None:
-        match = _TITLE_END.search(title.rstrip(_TRAILING_PUNCT))
+    def _type_of(self, title: str) -> tuple[str | None, str | None]:
+        """The 文种 a title ends with, and the two 文种 run together when it ends with both (“请示报告”).
+
+        A request mixed with a report is taken for a 请示: what it asks for needs the 请示's checks.
+        """
+        bare = title.rstrip(_TRAILING_PUNCT)
+        match = _TITLE_END.search(bare)
         if not match:
-            return None
-        return next(t for t in sorted(DOC_TYPES, key=len, reverse=True) if match.group(0).startswith(t))
+            return None, None
+        last = next(t for t in _TYPES_BY_LENGTH if match.group(0).startswith(t))
+        before = bare[: match.start()]
+        first = next((t for t in _TYPES_BY_LENGTH if t != "令" and before.endswith(t)), None)
+        if first and first != last and last != "令":
+            return ("请示" if "请示" in (first, last) else last), first + last
+        return _canonical_type(last), None
 
     def _is_number_line(self, ln: _Line) -> re.Match | None:
         return _NUMBER_LINE.match(ln.text)
@@ -367,7 +480,10 @@ class _Checker:
         core = text.rstrip(_TRAILING_PUNCT + SPACES)
         if text.endswith(("：", ":")):
             return True
-        return bool(_AGENCY_END.search(core)) and len(core) <= 60
+        if len(core) > 60:
+            return False
+        # “各有关单位、个人”: a line of names that does not end with an agency word still names them.
+        return bool(_AGENCY_END.search(core) or (core.startswith("各") and _AGENCY_WORD.search(core)))
 
     def _find_addressee(self, index: int, number_line: _Line | None) -> _Line | None:
         ln = self._next_nonblank(index, skip_numbers=True)
@@ -376,9 +492,42 @@ class _Checker:
         # An agency name without a colon is only an addressee when body text follows it.
         if not ln.text.endswith(("：", ":")):
             after = self._next_nonblank(self.lines.index(ln) + 1)
-            if after is None or _is_date(after.text) or len(after.text) < 15:
+            if after is None or _is_date(after.text) or len(after.text) < 8:
                 return None
         return ln
+
+    def _head_dates(self, index: int) -> tuple[list[tuple[_Line, int, str]], int]:
+        """Dates under the title (a 公报's “××局 / 2025年3月1日”, a 决议's “（2025年1月15日××会议通过）”).
+
+        Returns each date (line, offset, text) and the index after them; none, and ``index``, when the
+        title is followed by anything else.
+        """
+        lines = [ln for ln in self.lines[index : index + 6] if ln.text][:3]
+        for count in (1, 2):
+            if len(lines) < count:
+                break
+            last = lines[count - 1]
+            if count == 2 and not (len(lines[0].text) <= 30 and _AGENCY_END.search(lines[0].text)):
+                break
+            if _is_date(last.text):
+                return [(last, 0, last.text)], self._index_after(last)
+            match = _PASSED.match(last.text)
+            if match:
+                return [(last, match.start("date"), match.group("date"))], self._index_after(last)
+        return [], index
+
+    def _closing_signature(self, start: int, end: int, note_lines: set[int]) -> _Line | None:
+        """Without a 成文日期, the 署名: the body's last line when it is a short name without punctuation."""
+        for ln in reversed(self.lines[start : min(end, len(self.lines))]):
+            text = ln.text
+            if not text or ln.number in note_lines or (text[0] in "（(" and text[-1] in "）)"):
+                continue  # blank, 附件说明, 附注
+            if text.startswith(("出席", "列席", "参加", "请假")):
+                continue  # a 纪要's list of those present
+            if len(text) <= 40 and text[-1] not in _TRAILING_PUNCT and not self._heading_of(text):
+                return ln
+            return None
+        return None
 
     def _find_date_line(self, start: int) -> _Line | None:
         for ln in self.lines[start:]:
@@ -490,10 +639,30 @@ class _Checker:
                 # Only a citation that ends with 号 is surely a document number.
                 if match.group("hao") and len(match.group("code")) >= 2:
                     self._check_number(ln, match, 0, cited=True)
+                    if _TITLE_AFTER_NUMBER.match(ln.text, match.end()):
+                        self._cited_number_first(ln, match)
+
+    def _cited_number_first(self, ln: _Line, match: re.Match) -> None:
+        code, start = match.group("code"), match.start()
+        lead_in = _LEAD_IN.match(code)
+        if lead_in:
+            start += lead_in.end()
+        number = ln.text[start : match.end()]
+        title_end = ln.text.find("》", match.end())
+        title = ln.text[ln.text.index("《", match.end()) : title_end + 1] if title_end > 0 else ""
+        self.add(
+            "citation.order",
+            _("引用公文应当先引标题，后引发文字号，应写作“%(title)s（%(number)s）”。")
+            % {"title": title or "《标题》", "number": number},
+            ln,
+            start,
+            _short(ln.text[start : (title_end + 1) if title_end > 0 else match.end()]),
+            suggestion=f"{title}（{number}）" if title else "",
+        )
 
     # ------------------------------------------------------------------ 标题
 
-    def _check_title(self, lines: list[_Line], text: str, kind: str | None) -> None:
+    def _check_title(self, lines: list[_Line], text: str, kind: str | None, mixed: str | None = None) -> None:
         if not lines:
             self.add(
                 "title.missing",
@@ -535,7 +704,16 @@ class _Checker:
                 text,
                 severity=WARNING,
             )
-        elif self.doc_type and not re.search(rf"{re.escape(self.doc_type)}(?:[（(][^）)]*[）)])?$", bare):
+        elif mixed:
+            self.add(
+                "title.mixed_doc_type",
+                _("标题中的文种“%(mixed)s”混用了两个文种，应根据行文目的选用一个（请求批准的用“请示”）。")
+                % {"mixed": mixed},
+                last,
+                bare.rindex(mixed) - sum(len(ln.text) for ln in lines[:-1]),
+                text,
+            )
+        elif self.doc_type and _canonical_type(self.doc_type) != _canonical_type(self._type_of(text)[0]):
             self.add(
                 "title.doc_type_mismatch",
                 _("标题的文种与所选文种“%(type)s”不一致。") % {"type": self.doc_type},
@@ -600,71 +778,60 @@ class _Checker:
         return None
 
     def _check_headings(self, lines: list[_Line]) -> None:
-        last: dict[int, int | None] = dict.fromkeys(range(1, 5))
+        items = []
         for ln in lines:
             found = self._heading_of(ln.text)
             if not found:
                 continue
             level, n, wrong, match = found
-            marker = match.group(0)
-            excerpt = _short(ln.text, 30)
+            items.append((ln, level, n))
             if wrong:
                 self.add(
                     "heading.form",
                     _("第%(level)s层序数应写作“%(right)s”的形式，不能写作“%(wrong)s”。")
-                    % {"level": int_to_cn(level), "right": _LEVEL_FORM[level], "wrong": marker.strip()},
+                    % {"level": int_to_cn(level), "right": _LEVEL_FORM[level], "wrong": match.group(0).strip()},
                     ln,
                     0,
-                    excerpt,
+                    _short(ln.text, 30),
                     suggestion=_marker(level, n),
                 )
-            deepest = max((k for k, v in last.items() if v is not None), default=0)
-            if level > deepest + 1 and not (deepest == 0 and level == 3):
-                missing = level - 1
+        findings = _sequence_findings(items)
+        if findings:
+            # Two headings written in each other's place (“（一）” before “一、”) put every later
+            # number out of step; when exchanging one adjacent pair explains the findings, that pair
+            # is the one mistake to report.
+            best = None
+            for i in range(len(items) - 1):
+                swapped = [*items[:i], items[i + 1], items[i], *items[i + 2 :]]
+                rest = _sequence_findings(swapped)
+                if (not rest or len(rest) + 1 < len(findings)) and (best is None or len(rest) < len(best[1])):
+                    best = (i, rest)
+            if best is not None:
+                i, findings = best
+                (first, l1, n1), (_second, l2, n2) = items[i], items[i + 1]
                 self.add(
-                    "heading.skipped_level",
-                    _("结构层次跳级：“%(marker)s”之前缺少第%(missing)s层“%(form)s”（层次依次为一、（一）1.（1））。")
-                    % {"marker": _marker(level, n), "missing": int_to_cn(missing), "form": _LEVEL_FORM[missing]},
-                    ln,
+                    "heading.order",
+                    _("结构层次顺序颠倒：“%(a)s”应在“%(b)s”之后（层次依次为一、（一）1.（1））。")
+                    % {"a": _marker(l1, n1), "b": _marker(l2, n2)},
+                    first,
                     0,
-                    excerpt,
-                    severity=WARNING,
+                    _short(first.text, 30),
                 )
-            previous = last[level]
-            expected = 1 if previous is None else previous + 1
-            if n != expected:
-                if previous is not None and n == previous:
-                    message = _("序号重复：“%(marker)s”已经用过。") % {"marker": _marker(level, n)}
-                    code = "heading.duplicate"
-                elif previous is None:
-                    message = _("本层序号应从“%(first)s”开始，实为“%(marker)s”。") % {
-                        "first": _marker(level, 1),
-                        "marker": _marker(level, n),
-                    }
-                    code = "heading.first_number"
-                else:
-                    message = _("序号不连续：“%(prev)s”之后应为“%(next)s”，实为“%(marker)s”。") % {
-                        "prev": _marker(level, previous),
-                        "next": _marker(level, expected),
-                        "marker": _marker(level, n),
-                    }
-                    code = "heading.numbering"
-                self.add(code, message, ln, 0, excerpt, suggestion=_marker(level, expected))
-            last[level] = n
-            for deeper in range(level + 1, 5):
-                last[deeper] = None
+        for ln, code, message, severity, suggestion in findings:
+            self.add(code, message, ln, 0, _short(ln.text, 30), severity=severity, suggestion=suggestion)
 
     # ------------------------------------------------------------------ 成文日期
 
-    def _check_date_text(self, ln: _Line, offset: int, raw: str, what: str) -> None:
+    def _check_date_text(self, ln: _Line, offset: int, raw: str, what: str, clause: str | None = None) -> None:
         """Check one written date (``raw`` starts at ``offset`` in the line's text)."""
+        add = partial(self.add, clause=clause)
         compact = raw.replace(" ", "").replace("\u3000", "")
         folded = compact.translate(_DIGITS)
         if m := _DATE_ARABIC.fullmatch(folded):
             y, mo, d = m.group("y"), m.group("m"), m.group("d")
             good = f"{int(y)}年{int(mo)}月{int(d)}日" if len(y) == 4 else ""
             if len(y) != 4:
-                self.add(
+                add(
                     "date.year",
                     _("%(what)s的年份应标全称（四位数字），如“2025年”。") % {"what": what},
                     ln,
@@ -672,7 +839,7 @@ class _Checker:
                     raw,
                 )
             if (len(mo) > 1 and mo.startswith("0")) or (len(d) > 1 and d.startswith("0")):
-                self.add(
+                add(
                     "date.leading_zero",
                     _("%(what)s的月、日不编虚位（1 不编为 01），应写作“%(good)s”。") % {"what": what, "good": good},
                     ln,
@@ -681,7 +848,7 @@ class _Checker:
                     suggestion=good,
                 )
             if m.group("unit") == "号":
-                self.add(
+                add(
                     "date.unit",
                     _("%(what)s应写“日”，不写“号”。") % {"what": what},
                     ln,
@@ -690,7 +857,7 @@ class _Checker:
                     suggestion=good,
                 )
             if len(y) == 4 and not _valid_date(int(y), int(mo), int(d)):
-                self.add(
+                add(
                     "date.invalid",
                     _("%(what)s“%(date)s”不是有效的日期。") % {"what": what, "date": raw},
                     ln,
@@ -698,7 +865,7 @@ class _Checker:
                     raw,
                 )
             if compact != folded:
-                self.add(
+                add(
                     "date.fullwidth_digits",
                     _("%(what)s应使用半角阿拉伯数字。") % {"what": what},
                     ln,
@@ -711,7 +878,7 @@ class _Checker:
         if m := _DATE_CN.fullmatch(compact):
             y, mo, d = (_cn_digits_to_int(m.group(k)) for k in ("y", "m", "d"))
             good = f"{y}年{mo}月{d}日" if y and mo and d and y >= 1000 else ""
-            self.add(
+            add(
                 "date.chinese_numerals",
                 _("%(what)s应使用阿拉伯数字将年、月、日标全（GB/T 9704-2012），如“%(good)s”。")
                 % {"what": what, "good": good or "2025年7月1日"},
@@ -724,7 +891,7 @@ class _Checker:
         if m := _DATE_SEP.fullmatch(folded):
             y, mo, d = m.group("y"), int(m.group("m")), int(m.group("d"))
             good = f"{int(y)}年{mo}月{d}日" if len(y) == 4 else ""
-            self.add(
+            add(
                 "date.separator",
                 _("%(what)s应写作“××××年×月×日”，不能用“%(sep)s”分隔。") % {"what": what, "sep": m.group("sep")},
                 ln,
@@ -733,15 +900,16 @@ class _Checker:
                 suggestion=good,
             )
 
-    def _check_date(self, date_line: _Line | None, body: list[_Line], kind: str | None) -> None:
+    def _check_date(self, date_line: _Line | None, body: list[_Line], kind: str | None, signature) -> None:
         if date_line is None:
             if body and kind != "纪要":  # a 纪要 is dated in its head or its first sentence
+                anchor = signature or body[-1]
                 self.add(
                     "date.missing",
                     _("未找到成文日期。成文日期应署在发文机关署名之下，用阿拉伯数字标全年、月、日，如“2025年7月1日”。"),
-                    None,
+                    anchor,
                     0,
-                    "",
+                    _short(anchor.text),
                     severity=WARNING,
                 )
             return
@@ -1005,29 +1173,147 @@ class _Checker:
                 found = [m for m in (p.search(folded) for p in _DATE_FORMS) if m]
                 if found:
                     match = min(found, key=lambda m: m.start())
-                    self._check_date_text(ln, match.start(), text[match.start() : match.end()], _("印发日期"))
+                    self._check_date_text(
+                        ln, match.start(), text[match.start() : match.end()], _("印发日期"), clause_of("date.printed")
+                    )
 
     # ------------------------------------------------------------------ 请示
 
-    def _check_request(self, number_line: _Line | None) -> None:
-        if number_line is not None and not self.signer:
-            self.add(
-                "request.signer_missing",
-                _("请示属上行文，应在发文字号右侧标注签发人姓名（“签发人：××”）。"),
-                number_line,
-                0,
-                number_line.text,
-                severity=WARNING,
-            )
+    def _check_signer(self, number_line: _Line | None, kind: str) -> None:
+        # Without a 版头 (a text as published) there is no place for the 签发人 to be missing from.
+        if number_line is None or self.signer:
+            return
+        header = [ln for ln in self.nonblank if ln.number <= number_line.number + 1]
+        if any("签发人" in ln.text for ln in header):
+            return
+        self.add(
+            "signer.missing",
+            _("%(kind)s属上行文，应在发文字号右侧标注签发人姓名（“签发人：××”）。") % {"kind": kind},
+            number_line,
+            0,
+            number_line.text,
+            severity=WARNING,
+        )
+
+    def _check_request(self, addressee: _Line | None, anchor: _Line | None) -> None:
+        if addressee is not None:
+            names = [n for n in _ADDRESSEE_SPLIT.split(addressee.text.rstrip(_TRAILING_PUNCT + SPACES)) if n]
+            if len(names) > 1:
+                self.add(
+                    "request.multiple_addressees",
+                    _("请示应当一文一事，只主送一个上级机关（此处主送了%(n)s个机关：%(names)s），其他机关可抄送。")
+                    % {"n": len(names), "names": "、".join(names)},
+                    addressee,
+                    0,
+                    addressee.text,
+                    severity=WARNING,
+                )
         if not any("联系人" in ln.text for ln in self.nonblank):
             self.add(
                 "request.contact_missing",
-                _("请示应当在附注处注明联系人和联系电话。"),
-                None,
+                _("请示应当在附注处（成文日期下一行）注明联系人和联系电话。"),
+                anchor,
                 0,
-                "",
+                _short(anchor.text) if anchor else "",
                 severity=WARNING,
             )
+
+    def _check_report(self, body: list[_Line]) -> None:
+        for ln in body:
+            match = _REQUEST_WORDS.search(ln.text)
+            if match:
+                self.add(
+                    "report.contains_request",
+                    _("报告中不得夹带请示事项（此处有“%(words)s”）；需要上级批准的事项应另行请示。")
+                    % {"words": match.group(0)},
+                    ln,
+                    match.start(),
+                    _short(ln.text),
+                )
+
+    # ------------------------------------------------------------------ 标点
+
+    def _check_punctuation(self, lines: list[_Line]) -> None:
+        """Half-width , ; : ? ! ( ) in Chinese text, outside document numbers, web addresses and headings."""
+        for ln in lines:
+            text = ln.text
+            skip = [m.span() for m in _NUMBER.finditer(text)] + [m.span() for m in _LATIN_RUN.finditer(text)]
+            heading = self._heading_of(text)
+            if heading and heading[2]:
+                skip.append((0, heading[3].end()))
+            if ln is self.addressee:  # its closing colon is the addressee rule's
+                skip.append((len(text) - 1, len(text)))
+            for match in _HALF_PUNCT.finditer(text):
+                k, mark = match.start(), match.group(0)
+                if any(a <= k < b for a, b in skip):
+                    continue
+                before, after = text[k - 1 : k], text[k + 1 : k + 2]
+                if mark in "(（":
+                    chinese = _is_chinese(after) or _is_chinese(before)
+                elif mark == ")":
+                    chinese = _is_chinese(before) or _is_chinese(after)
+                else:
+                    chinese = _is_chinese(before) or (_is_chinese(after) and not before.isdigit())
+                if not chinese:
+                    continue
+                full = _FULL_WIDTH[mark]
+                self.add(
+                    "punctuation.halfwidth",
+                    _("中文行文中应使用全角标点“%(full)s”，不能用半角“%(half)s”。") % {"full": full, "half": mark},
+                    ln,
+                    k,
+                    _short(text[max(0, k - 10) : k + 10]),
+                    suggestion=full,
+                )
+
+
+def _sequence_findings(items: list[tuple]) -> list[tuple]:
+    """The numbering findings of a run of headings ``(line, level, number)``: skipped levels, gaps,
+    repeats and a level not starting at one, as ``(line, code, message, severity, suggestion)``."""
+    out = []
+    last: dict[int, int | None] = dict.fromkeys(range(1, 5))
+    for ln, level, n in items:
+        deepest = max((k for k, v in last.items() if v is not None), default=0)
+        if level > deepest + 1 and not (deepest == 0 and level == 3):
+            missing = level - 1
+            out.append(
+                (
+                    ln,
+                    "heading.skipped_level",
+                    _("结构层次跳级：“%(marker)s”之前缺少第%(missing)s层“%(form)s”（层次依次为一、（一）1.（1））。")
+                    % {"marker": _marker(level, n), "missing": int_to_cn(missing), "form": _LEVEL_FORM[missing]},
+                    WARNING,
+                    "",
+                )
+            )
+        previous = last[level]
+        expected = 1 if previous is None else previous + 1
+        if n != expected:
+            if previous is not None and n == previous:
+                message = _("序号重复：“%(marker)s”已经用过。") % {"marker": _marker(level, n)}
+                code = "heading.duplicate"
+            elif previous is None:
+                message = _("本层序号应从“%(first)s”开始，实为“%(marker)s”。") % {
+                    "first": _marker(level, 1),
+                    "marker": _marker(level, n),
+                }
+                code = "heading.first_number"
+            else:
+                message = _("序号不连续：“%(prev)s”之后应为“%(next)s”，实为“%(marker)s”。") % {
+                    "prev": _marker(level, previous),
+                    "next": _marker(level, expected),
+                    "marker": _marker(level, n),
+                }
+                code = "heading.numbering"
+            out.append((ln, code, message, ERROR, _marker(level, expected)))
+        last[level] = n
+        for deeper in range(level + 1, 5):
+            last[deeper] = None
+    return out
+
+
+def _is_chinese(char: str) -> bool:
+    return bool(char) and ("\u4e00" <= char <= "\u9fff" or char in "“”‘’《》、。，；：？！（）")
 
 
 def _title_like(text: str) -> bool:

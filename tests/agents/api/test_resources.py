@@ -285,7 +285,7 @@ def test_a_bad_upload_is_refused_in_the_callers_language(tenant_a, client):
     )
     assert refused("setup.exe", program, HTTP_ACCEPT_LANGUAGE="en") == (
         "“setup.exe” was not uploaded: Unsupported file type: .exe. "
-        "Please upload a PDF, Word (.docx), TXT, Markdown or HTML file."
+        "Please upload a PDF, Word (.docx), OFD, TXT, Markdown or HTML file."
     )
     assert refused("annual-report.pdf", program) == (
         "未能上传“annual-report.pdf”：文件内容与扩展名不符：扩展名为 .pdf，但内容不是 PDF（看起来是可执行程序）。"

@@ -237,7 +237,7 @@ def test_binary_bytes_named_txt_are_not_text():
 @pytest.mark.parametrize(
     ("filename", "expected"),
     [
-        ("setup.exe", "不支持的文件类型：.exe。请上传 PDF、Word（.docx）、TXT、Markdown 或 HTML 文件。"),
+        ("setup.exe", "不支持的文件类型：.exe。请上传 PDF、Word（.docx）、OFD、TXT、Markdown 或 HTML 文件。"),
         ("表格.xlsx", "不支持的文件类型：.xlsx。"),
         ("旧文件.doc", "不支持 .doc 格式，请在 Word 或 WPS 中另存为 .docx 后上传。"),
         ("README", "文件没有扩展名，无法判断类型。"),

@@ -211,6 +211,6 @@ def test_the_same_attachment_twice_and_too_large_attachments_are_refused(client,
     page = SimpleUploadedFile("网页.html", WEB_PAGE)
     response = client.post(url, {"message": "看看", "attachments": [page]})
     assert json.loads(response.content) == {
-        "error": "未能上传“网页.html”：这里只接受 PDF、Word（.docx）、TXT 或 Markdown 文件。"
+        "error": "未能上传“网页.html”：这里只接受 PDF、Word（.docx）、OFD、TXT 或 Markdown 文件。"
     }
     assert not Run.objects.exists() and not Conversation.objects.exists()

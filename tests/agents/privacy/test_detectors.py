@@ -553,3 +553,117 @@ def test_findings_are_sorted_and_do_not_overlap():
 def test_glued_values_are_each_found(text, expected):
     """Values written without anything between them: each is found, so masking one never reveals another."""
     assert found(text) == expected
+
+
+# --------------------------------------------------------------------------- issue 13's failure classes
+
+ID_LUHN = next(n for n in (make_id(seq=f"{s:03d}") for s in range(1000)) if n.isdigit() and luhn_ok(n))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        grouped(ID_X, (4, 4, 4, 4, 2)),
+        grouped(ID_X, (4, 4, 4, 4, 2), "-"),
+        grouped(ID_DIGIT, (4, 4, 4, 4, 2)),
+        grouped(ID_DIGIT, (3, 3, 4, 4, 4)),
+        fullwidth(grouped(ID_X, (4, 4, 4, 4, 2))),
+        grouped(ID_LUHN, (4, 4, 4, 4, 2)),  # also passes Luhn: still an ID, not a card
+        ID_LUHN,
+    ],
+)
+def test_id_numbers_in_card_style_groups(written):
+    assert found(f"来电人（身份证{written}）称") == [("id_card", written)]
+
+
+def test_card_style_groups_that_are_no_id_stay_a_card():
+    card18 = make_card("622202", 18)
+    assert found(f"卡号{grouped(card18, (4, 4, 4, 4, 2))}") == [("bank_card", grouped(card18, (4, 4, 4, 4, 2)))]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("家住成都市武侯区人民南路四段12号，", "成都市武侯区人民南路四段12号"),
+        ("其在红星路三段99号附近", "红星路三段99号"),
+        ("诉求：金牛区一环路北三段1号门口施工", "金牛区一环路北三段1号"),
+        ("市民反映天府大道北段1700号积水", "天府大道北段1700号"),
+        ("住锦江区东大街紫东楼段35号", "锦江区东大街紫东楼段35号"),
+    ],
+)
+def test_roads_in_sections(text, address):
+    assert found(text) == [("address", address)]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("住双龙大道401号翠苑三区23栋1807室，反映", "双龙大道401号翠苑三区23栋1807室"),
+        ("天府大道北段1700号金域华府16号楼地下车库", "天府大道北段1700号金域华府16号楼"),
+        ("住建国路88号SOHO现代城5号楼2201", "建国路88号SOHO现代城5号楼2201"),
+        ("经营地址：武侯区科华北路65号附3号。", "武侯区科华北路65号附3号"),
+        ("家住海淀区中关村南大街5号院2号楼1门302", "海淀区中关村南大街5号院2号楼1门302"),
+        ("住花果园街道花果园B区3栋1单元1203", "花果园街道花果园B区3栋1单元1203"),
+    ],
+)
+def test_estate_and_building_after_the_house_number(text, address):
+    assert found(text) == [("address", address)]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("人民路18号门前有三辆车", "人民路18号"),  # the sentence goes on: no estate name
+        ("对人民路1号至99号路段进行改造", "人民路1号"),
+        ("人民路18号2单元302楼上住户", "人民路18号2单元302"),
+    ],
+)
+def test_a_sentence_after_the_address_is_not_taken_for_a_building(text, address):
+    assert found(text) == [("address", address)]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("户籍地：河南省周口市商水县固墙镇孙庄村", "河南省周口市商水县固墙镇孙庄村"),
+        ("家住某某县某某乡某某村，反映村道损坏", "某某县某某乡某某村"),
+        ("户籍所在地为四川省仁寿县文林镇红花村13812345678", "四川省仁寿县文林镇红花村"),
+    ],
+)
+def test_an_address_after_its_label_needs_no_house_number(text, address):
+    assert ("address", address) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["家住这里", "申请人应当提供住所证明", "由被告住所地人民法院管辖", "住址证明、户口簿", "家住成都"],
+)
+def test_not_labelled_addresses(text):
+    assert find_personal_data(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "发票代码044031900111",
+        "发票代码：044031900111",
+        "发票代码为044031900111",
+        "发票代码044031900111、044031900112",  # a list of codes after one label
+        "编号02812345678",
+        "工号01012345678",
+        "订单号13800138000",
+        "快递单号 13800138000",
+        "注册号510100000123456",
+        "预算13800138000元",
+        "￥13800138000",
+    ],
+)
+def test_codes_and_amounts_are_not_phone_numbers(text):
+    assert find_personal_data(text) == []
+
+
+def test_a_phone_after_a_phone_label_is_still_found():
+    assert found("联系号码02812345678") == [("landline", "02812345678")]
+    assert found("手机号13800138000") == [("mobile", "13800138000")]
+    assert found("工号123456，13800138000") == [("mobile", "13800138000")]
+    assert found("固定电话028—85123456转分机7542") == [("landline", "028—85123456转分机7542")]

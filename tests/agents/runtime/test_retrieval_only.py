@@ -116,3 +116,22 @@ def test_retrieval_only_answers_quote_the_documents_and_skip_review(tenant_a, te
     )
     run = run_execute(principal=tenant_a.staff, agent=agent, message="博士安居补贴")
     assert run.review_status == Run.Review.NONE and "3000元" in delivered(run)[0]
+
+
+def test_an_uploaded_ofd_document_is_format_checked_on_its_own_lines(tenant_a, tenant_b):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from agents.chat.services import attachments_parse
+    from tests.agents.tools.test_doc_format import REQUEST
+    from tests.agents.tools.test_doc_format_set import ofd_bytes
+
+    agent = published_agent(tenant_a.department, tools=["document_format_check"])
+    sloppy = REQUEST.replace("示应急〔2025〕5号", "示应急[2025]5号")
+    attachments = attachments_parse(files=[SimpleUploadedFile("请示.ofd", ofd_bytes(sloppy))])
+    run = run_execute(principal=tenant_a.staff, agent=agent, message="请检查附件的格式", attachments=attachments)
+    assert run.status == Run.Status.SUCCEEDED
+    (step,) = run.steps
+    problems = step["result"]["problems"]
+    # Line 2 of the file as read (the OFD has no blank lines), not shifted by the message.
+    assert [(p["code"], p["line"]) for p in problems] == [("number.brackets", 2)]
+    assert "示应急〔2025〕5号" in run.answer

@@ -426,7 +426,7 @@ def test_copy_block():
 
 def test_request_needs_signer_and_contact():
     no_signer = edit(REQUEST, "                签发人：李强", "")
-    assert [(p.code, p.severity) for p in format_check(no_signer)] == [("request.signer_missing", "warning")]
+    assert [(p.code, p.severity) for p in format_check(no_signer)] == [("signer.missing", "warning")]
     no_contact = edit(REQUEST, "\n（联系人：赵敏，联系电话：010-87654321）\n", "\n")
     assert codes(format_check(no_contact)) == ["request.contact_missing"]
     # The kind can be given when the title does not say it.
