@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated law names to load (and ask about)")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument(
+        "--sweep", default="", help="hybrids to try: comma-separated keyword weight[:RRF k], vector weight 1.0 (e.g. 0.5,0.5:20)"
+    )
     args = parser.parse_args()
 
     cache: dict[str, np.ndarray] = {}
@@ -79,6 +82,7 @@ def main() -> None:
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from agents.knowledge import retrieval
     from agents.knowledge.embeddings import BundledEmbedder
     from agents.knowledge.ingestion import document_ingest
     from agents.knowledge.retrieval import retrieve
@@ -112,7 +116,12 @@ def main() -> None:
     BundledEmbedder().query("预热")
 
     modes = {"hybrid": (kb.vector_weight, kb.keyword_weight), "vector only": (1.0, 0.0), "keyword only": (0.0, 1.0)}
-    for mode, (vector_weight, keyword_weight) in modes.items():
+    for entry in filter(None, args.sweep.split(",")):
+        weight, _, k = entry.partition(":")
+        modes[f"kw={weight} k={k or retrieval.RRF_K}"] = (1.0, float(weight), int(k or retrieval.RRF_K))
+    default_k = retrieval.RRF_K
+    for mode, (vector_weight, keyword_weight, *k) in modes.items():
+        retrieval.RRF_K = k[0] if k else default_k
         KnowledgeBase.objects.filter(pk=kb.pk).update(vector_weight=vector_weight, keyword_weight=keyword_weight)
         kb.refresh_from_db()
         at1 = at5 = 0

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from ..models import Document, KnowledgeBase, Passage
 from .chunking import chunk_blocks
 from .embeddings import BATCH, embedder_for
+from .headings import without_title
 from .parsing import ParseError, parse_document
 from .tokens import token_text
 from .uploads import document_enqueue, upload_limit_bytes
@@ -160,7 +161,7 @@ def _store(document: Document, parsed, chunks, vectors) -> None:
             dimension=dimension,
             embedding=vector,
             generation=generation,
-            tokens=token_text(f"{chunk.heading_path} {chunk.text}"),
+            tokens=token_text(f"{without_title(chunk.heading_path, document.title)} {chunk.text}"),
         )
         for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
     )

@@ -16,10 +16,13 @@ from django.utils import timezone
 
 from ..models import KnowledgeBase, Passage
 from .embeddings import embedder_for
+from .headings import SEPARATOR, title_segment, without_title
 from .keyword import keyword_candidates
 from .tokens import query_terms
 
-RRF_K = 60
+# Measured on the statute set (bench/retrieval_quality.py --sweep): a flat k=60 lets the weaker keyword
+# list override the vector list; k=10 with keyword weight 0.3 beats both legs.
+RRF_K = 10
 CANDIDATES = 50
 
 
@@ -42,11 +45,17 @@ class Hit:
 
     @property
     def citation(self) -> str:
-        parts = [f"《{self.document_title}》"]
+        # A heading path led by the document's own title ("中华人民共和国劳动合同法 > 第四章 …") gives
+        # the fuller title to the 《》 and is not repeated after it.
+        title = title_segment(self.heading_path, self.document_title)
+        parts = [
+            f"《{' '.join(title.split()) if title and len(title) > len(self.document_title) else self.document_title}》"
+        ]
         if self.document_number:
             parts.append(f"（{self.document_number}）")
-        if self.heading_path:
-            parts.append(self.heading_path)
+        path = without_title(self.heading_path, self.document_title)
+        if path:
+            parts.append(" ".join(path.split(SEPARATOR)))
         if self.page:
             parts.append(f"第{self.page}页")
         return " ".join(parts)

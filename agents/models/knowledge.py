@@ -70,7 +70,7 @@ class KnowledgeBase(models.Model):
         _("语义检索权重"), default=1.0, validators=[MinValueValidator(0), MaxValueValidator(10)]
     )
     keyword_weight = models.FloatField(
-        _("关键词检索权重"), default=1.0, validators=[MinValueValidator(0), MaxValueValidator(10)]
+        _("关键词检索权重"), default=0.3, validators=[MinValueValidator(0), MaxValueValidator(10)]
     )
     contains_personal_data = models.BooleanField(
         _("含个人信息"), default=False, help_text=_("勾选后，文档中的个人信息在分段和向量化之前先脱敏。")

@@ -60,3 +60,18 @@ def test_each_article_of_a_statute_is_found_and_cited_by_number(db, tenant_a):
         at5 += any(right)
     assert at5 / len(asked) >= 0.8, (at1, at5, len(asked))
     assert at1 / len(asked) >= 0.5, (at1, at5, len(asked))
+
+
+def test_a_citation_names_the_law_once_by_its_full_title(db, tenant_a):
+    kb = KnowledgeBase.objects.create(department=tenant_a.department, name="法律法规")
+    path = HERE / "statutes" / "国家赔偿法(2012-10-26).md"
+    document = document_upload(
+        knowledge_base=kb, uploaded_file=SimpleUploadedFile(path.name, path.read_bytes()), title="国家赔偿法"
+    )
+    document_ingest(document_id=document.pk)
+    hits = retrieve(knowledge_bases=[kb], query="被警察违法拘留了能要求国家赔偿吗", top_k=3, allow_expired=True)
+    assert hits
+    for hit in hits:
+        assert hit.citation.startswith("《中华人民共和国国家赔偿法》"), hit.citation
+        assert hit.citation.count("国家赔偿法") == 1, hit.citation
+        assert " > " not in hit.citation, hit.citation
