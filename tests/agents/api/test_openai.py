@@ -347,7 +347,8 @@ BAD_BODIES = [
     ("no messages", {"model": "x"}, "invalid_field"),
     ("unknown field", {"messages": [{"role": "user", "content": "你好"}], "frobnicate": True}, "invalid_field"),
     ("tools", {"messages": [{"role": "user", "content": "你好"}], "tools": [{"type": "function"}]}, "invalid_field"),
-    ("functions", {"messages": [{"role": "user", "content": "你好"}], "functions": []}, "invalid_field"),
+    ("functions", {"messages": [{"role": "user", "content": "你好"}], "functions": [{"name": "f"}]}, "invalid_field"),
+    ("a forced tool", {"messages": [{"role": "user", "content": "你好"}], "tool_choice": "required"}, "invalid_field"),
     ("two answers", {"messages": [{"role": "user", "content": "你好"}], "n": 2}, "invalid_field"),
     (
         "an image",
@@ -443,3 +444,75 @@ def test_an_agent_with_a_form_takes_its_fields_through_extra_body(api, tenant_a,
     answer = client.chat.completions.create(**ask, extra_body={"form": {"transcript": "当事人王五承认无证经营。"}})
     assert answer.choices[0].message.content == "行政处罚事先告知书……"
     assert "当事人王五承认无证经营" in fake_openai.chat_requests[-1]["body"]["messages"][0]["content"]
+
+
+def test_an_earlier_answer_sent_back_as_the_client_got_it_is_taken_as_history(api, fake_openai):
+    # What the openai client hands back: its message object dumped with OpenAI's null and empty fields.
+    first = api.client().chat.completions.create(
+        model=api.agent.identifier, messages=[{"role": "user", "content": "补贴怎么申请？"}]
+    )
+    answer = {
+        **first.choices[0].message.model_dump(),
+        "tool_calls": None,
+        "function_call": None,
+        "refusal": None,
+        "audio": None,
+        "annotations": [],
+        "name": None,
+    }
+    second = api.client().chat.completions.create(
+        model=api.agent.identifier,
+        messages=[
+            {"role": "user", "content": "补贴怎么申请？", "name": "ticket-7"},
+            answer,
+            {"role": "user", "content": "需要哪些材料？"},
+        ],
+        n=1,
+        stop="。",
+        seed=3,
+        user="ticket-system",
+        top_p=0.5,
+        presence_penalty=1,
+        frequency_penalty=-1,
+        logit_bias={"50256": -100},
+        response_format={"type": "text"},
+        metadata={"ticket": "7"},
+        store=False,
+        parallel_tool_calls=False,
+        tools=[],
+        tool_choice="none",
+    )
+    assert second.choices[0].message.content and second.choices[0].finish_reason == "stop"
+    sent = fake_openai.chat_requests[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == first.choices[0].message.content and sent[3]["content"] == "需要哪些材料？"
+
+
+OUT_OF_RANGE = [
+    ("temperature", 2.5),
+    ("temperature", -0.1),
+    ("top_p", 1.5),
+    ("presence_penalty", 3),
+    ("frequency_penalty", -2.5),
+    ("max_tokens", 0),
+    ("max_completion_tokens", 0),
+]
+
+
+@pytest.mark.parametrize(("param", "value"), OUT_OF_RANGE, ids=[f"{p}={v}" for p, v in OUT_OF_RANGE])
+def test_sampling_values_outside_openais_ranges_are_refused_naming_the_parameter(api, fake_openai, param, value):
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.client().chat.completions.create(
+            model=api.agent.identifier, messages=[{"role": "user", "content": "你好"}], **{param: value}
+        )
+    error = caught.value.body
+    assert error["param"] == param and error["type"] == "invalid_request_error" and error["message"]
+    assert not Run.objects.exists() and not fake_openai.chat_requests
+
+
+def test_the_models_addresses_answer_with_or_without_a_final_slash(api):
+    headers = {"Authorization": f"Bearer {api.secret}"}
+    listed = httpx2.get(f"{api.url}/v1/models/", headers=headers)
+    assert listed.status_code == 200 and [m["id"] for m in listed.json()["data"]] == [api.agent.identifier]
+    one = httpx2.get(f"{api.url}/v1/models/{api.agent.identifier}/", headers=headers)
+    assert one.status_code == 200 and one.json()["id"] == api.agent.identifier
