@@ -163,7 +163,9 @@ class ChatCompletionCreateSerializer(StrictSerializer):
     prompt_cache_key = serializers.CharField(required=False, allow_null=True, help_text=_("忽略。"))
     safety_identifier = serializers.CharField(required=False, allow_null=True, help_text=_("忽略。"))
     parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True, help_text=_("忽略。"))
-    tools = serializers.JSONField(required=False, allow_null=True, help_text=_("只接受空列表：工具由智能体的配置决定。"))
+    tools = serializers.JSONField(
+        required=False, allow_null=True, help_text=_("只接受空列表：工具由智能体的配置决定。")
+    )
     tool_choice = serializers.JSONField(required=False, allow_null=True, help_text=_("只接受 none 或 auto。"))
     functions = serializers.JSONField(required=False, allow_null=True, help_text=_("只接受空列表。"))
     function_call = serializers.JSONField(required=False, allow_null=True, help_text=_("只接受 none 或 auto。"))
