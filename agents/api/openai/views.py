@@ -91,6 +91,11 @@ class ModelDetail(APIView):
 # --------------------------------------------------------------------------- chat completions
 
 
+def completion_id(run: Run) -> str:
+    """The completion's id: opaque (no run count shows through it); ``Run.uuid`` finds the run again."""
+    return f"chatcmpl-{run.uuid.hex}"
+
+
 def _usage(run: Run) -> dict:
     return {
         "prompt_tokens": run.input_tokens,
@@ -127,7 +132,7 @@ def _completion(*, run: Run, key: ApiKey, model: str) -> dict:
     if view.reasoning:
         message["reasoning_content"] = view.reasoning
     return {
-        "id": f"chatcmpl-{run.pk}",
+        "id": completion_id(run),
         "object": "chat.completion",
         "created": int(run.started_at.timestamp()),
         "model": model,
@@ -148,7 +153,7 @@ async def _chunks(
     it (a blocking word, a repaired structured answer), the last chunk's ``shuzhi.content`` carries the
     final answer. An answer that awaits review is sent (as its notice) only once the run has finished.
     """
-    base = {"id": f"chatcmpl-{run.pk}", "object": "chat.completion.chunk", "created": int(run.started_at.timestamp())}
+    base = {"id": completion_id(run), "object": "chat.completion.chunk", "created": int(run.started_at.timestamp())}
     base["model"] = model
 
     def chunk(delta: dict, finish_reason: str | None = None, **extra) -> str:

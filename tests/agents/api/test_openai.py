@@ -66,7 +66,7 @@ def test_models_are_the_agents_listed_on_the_key_that_its_department_may_use(api
     for hidden in (unlisted, foreign):
         with pytest.raises(openai.NotFoundError) as caught:
             client.models.retrieve(hidden.identifier)
-        assert caught.value.body["type"] == "not_found_error"
+        assert caught.value.body["type"] == "not_found_error" and caught.value.code == "model_not_found"
 
 
 def test_a_completion_answers_with_the_runs_usage_and_ignores_the_callers_prompt_and_sampling(api, fake_openai):
@@ -96,7 +96,9 @@ def test_a_completion_answers_with_the_runs_usage_and_ignores_the_callers_prompt
 
     shuzhi = _shuzhi(completion)
     run = Run.objects.get(pk=shuzhi["run_id"])
-    assert completion.id == f"chatcmpl-{run.pk}"
+    # The id is opaque (no run count in it) and still finds the run.
+    assert completion.id.startswith("chatcmpl-") and len(completion.id) == len("chatcmpl-") + 32
+    assert Run.objects.get(uuid=completion.id.removeprefix("chatcmpl-")) == run
     assert run.via == Run.Via.OPENAI and run.api_key_id == api.key.pk and run.user_id is None
     assert (run.input_tokens, run.output_tokens, run.status) == (31, 12, Run.Status.SUCCEEDED)
     assert shuzhi["status"] == "succeeded" and shuzhi["review_status"] == "" and shuzhi["ai_generated"] is True
@@ -123,6 +125,7 @@ def test_a_streamed_completion_sends_reasoning_text_and_usage_chunks(api, fake_o
     assert usage.choices == [] and (usage.usage.prompt_tokens, usage.usage.completion_tokens) == (20, 9)
     run = Run.objects.get(pk=_shuzhi(finish[0])["run_id"])
     assert run.answer == "每月3000元。" and run.reasoning == "先查办法。" and run.via == Run.Via.OPENAI
+    assert {c.id for c in chunks} == {f"chatcmpl-{run.uuid.hex}"}
 
     # Without include_usage there is no usage chunk.
     chunks = list(
@@ -284,10 +287,11 @@ def test_keys_that_do_not_work_answer_401(api, tenant_a, case):
     client = api.client(secret)
     with pytest.raises(openai.AuthenticationError) as caught:
         client.chat.completions.create(model=api.agent.identifier, messages=[{"role": "user", "content": "你好"}])
-    assert caught.value.body["type"] == "authentication_error"
+    assert caught.value.body["type"] == "authentication_error" and caught.value.code == "invalid_api_key"
     assert caught.value.response.headers["www-authenticate"] == "Bearer"
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError) as caught:
         client.models.list()
+    assert caught.value.code == "invalid_api_key"
     assert not Run.objects.exists()
 
 
@@ -299,7 +303,7 @@ def test_other_departments_agents_and_agents_not_on_the_key_answer_404(api, tena
     for model in (foreign.identifier, unlisted.identifier, "no-such.agent", "nodot"):
         with pytest.raises(openai.NotFoundError) as caught:
             client.chat.completions.create(model=model, messages=[{"role": "user", "content": "你好"}])
-        assert caught.value.body["type"] == "not_found_error"
+        assert caught.value.body["type"] == "not_found_error" and caught.value.code == "model_not_found"
     assert not Run.objects.exists() and not fake_openai.chat_requests
 
 
@@ -309,7 +313,7 @@ def test_a_key_limited_to_one_request_a_minute_gets_429_with_retry_after(api, te
     client.chat.completions.create(model=api.agent.identifier, messages=[{"role": "user", "content": "你好"}])
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model=api.agent.identifier, messages=[{"role": "user", "content": "再问"}])
-    assert caught.value.body["type"] == "rate_limit_error"
+    assert caught.value.body["type"] == "rate_limit_error" and caught.value.code == "rate_limit_exceeded"
     assert 1 <= int(caught.value.response.headers["retry-after"]) <= 61
     assert Run.objects.filter(api_key=limited).count() == 1
     # Another key of the department is not limited by this one's limit.
