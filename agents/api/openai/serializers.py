@@ -140,10 +140,13 @@ class ChatCompletionCreateSerializer(StrictSerializer):
         required=False, allow_null=True, min_value=0, max_value=1, help_text=_("0 到 1；忽略。")
     )
     max_tokens = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text=_("至少为 1；忽略（由智能体配置决定）。")
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text=_("至少为 1；回答的最大 token 数，不超过智能体配置的上限；达到时 finish_reason 为 length。"),
     )
     max_completion_tokens = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text=_("至少为 1；忽略。")
+        required=False, allow_null=True, min_value=1, help_text=_("同 max_tokens（两者都提供时以此为准）。")
     )
     presence_penalty = serializers.FloatField(
         required=False, allow_null=True, min_value=-2, max_value=2, help_text=_("-2 到 2；忽略。")

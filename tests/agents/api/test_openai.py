@@ -78,7 +78,6 @@ def test_a_completion_answers_with_the_runs_usage_and_ignores_the_callers_prompt
             {"role": "user", "content": [{"type": "text", "text": "博士补贴"}, {"type": "text", "text": "每月多少？"}]},
         ],
         temperature=1.7,
-        max_tokens=5,
         user="ticket-system",
         seed=7,
         stop=["。"],
@@ -92,7 +91,7 @@ def test_a_completion_answers_with_the_runs_usage_and_ignores_the_callers_prompt
     sent = fake_openai.chat_requests[-1]["body"]
     assert "海盗" not in str(sent["messages"]) and sent["messages"][0]["content"].startswith("你是示范区的政策咨询助手")
     assert sent["messages"][-1] == {"role": "user", "content": "博士补贴\n每月多少？"}
-    assert sent["temperature"] != 1.7 and sent["max_tokens"] != 5 and "stop" not in sent
+    assert sent["temperature"] != 1.7 and "stop" not in sent
 
     shuzhi = _shuzhi(completion)
     run = Run.objects.get(pk=shuzhi["run_id"])
@@ -520,3 +519,29 @@ def test_the_models_addresses_answer_with_or_without_a_final_slash(api):
     assert listed.status_code == 200 and [m["id"] for m in listed.json()["data"]] == [api.agent.identifier]
     one = httpx2.get(f"{api.url}/v1/models/{api.agent.identifier}/", headers=headers)
     assert one.status_code == 200 and one.json()["id"] == api.agent.identifier
+
+
+def test_max_tokens_caps_the_models_answer_and_a_cut_answer_finishes_with_length(api, fake_openai):
+    fake_openai.script(Reply(text="补贴标准为", finish_reason="length"))
+    completion = api.client().chat.completions.create(
+        model=api.agent.identifier, messages=[{"role": "user", "content": "博士补贴每月多少？"}], max_tokens=5
+    )
+    assert fake_openai.chat_requests[-1]["body"]["max_tokens"] == 5
+    assert completion.choices[0].finish_reason == "length" and completion.choices[0].message.content == "补贴标准为"
+    # The caller may lower the agent's own cap, never raise it.
+    api.client().chat.completions.create(
+        model=api.agent.identifier, messages=[{"role": "user", "content": "再问"}], max_completion_tokens=10**6
+    )
+    assert fake_openai.chat_requests[-1]["body"]["max_tokens"] < 10**6
+
+
+def test_a_retrieval_only_answer_is_cut_to_max_tokens_and_finishes_with_length(api, tenant_a):
+    agent = published_agent(tenant_a.department)  # no model: it answers from its knowledge alone
+    api.key.agents.add(agent)
+    ask = {"model": agent.identifier, "messages": [{"role": "user", "content": "博士补贴每月多少？"}]}
+    whole = api.client().chat.completions.create(**ask)
+    assert whole.choices[0].finish_reason == "stop" and _shuzhi(whole)["retrieval_only"]
+    assert len(whole.choices[0].message.content) > 4
+    cut = api.client().chat.completions.create(**ask, max_tokens=4)
+    assert cut.choices[0].finish_reason == "length"
+    assert cut.choices[0].message.content == whole.choices[0].message.content[:4]
