@@ -23,6 +23,7 @@ from tenants.quotas import QuotaExceeded
 
 from ..runtime.access import AgentNotAvailable
 from ..runtime.prompting import RunInputInvalid
+from .openai.errors import with_openai_code
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -181,9 +182,11 @@ class ApiErrorMiddleware:
         response = self.get_response(request)
         if response.status_code < 400 or getattr(response, "streaming", False):
             return response
-        if response.get("Content-Type", "").split(";")[0].strip() == "application/json":
-            return response
-        return self._as_error(request, response)
+        if response.get("Content-Type", "").split(";")[0].strip() != "application/json":
+            response = self._as_error(request, response)
+        if request.path.startswith("/v1/"):
+            response = with_openai_code(response)
+        return response
 
     @staticmethod
     def _too_large(request):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -116,6 +117,8 @@ class Run(models.Model):
         EDITED = "edited", _("修改后通过")
         REJECTED = "rejected", _("已驳回")
 
+    # The run's public name where the sequential pk should not show (an OpenAI completion's id).
+    uuid = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
     department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+")
     caller_department = models.ForeignKey(
         Department,

@@ -101,6 +101,7 @@ async def run_astream(
     draft: bool = False,
     regenerate: Run | None = None,
     history: list[tuple[str, str]] | None = None,
+    max_tokens: int | None = None,
 ) -> AsyncIterator[RunEvent]:
     """Run ``agent`` for ``principal`` and yield its events; the last one is ``RunFinished``.
 
@@ -108,7 +109,9 @@ async def run_astream(
     unpublished draft (the admin playground; only for the agent's admins). ``regenerate`` names the
     run of the same conversation this one answers again (it then leaves the history). ``history`` is
     earlier (question, answer) pairs the caller supplies itself (the OpenAI-compatible API is stateless);
-    it is masked like the message and used when there is no ``conversation``. Raises
+    it is masked like the message and used when there is no ``conversation``. ``max_tokens`` is the
+    caller's own cap on the answer's length (the OpenAI-compatible API's): it lowers the agent's, never
+    raises it; a retrieval-only answer is cut to it. Raises
     ``AgentNotAvailable`` (answer 404), ``RunInputInvalid`` (a sentence for the caller) or
     ``QuotaExceeded`` (answer 429 with its ``retry_after``) before any run is stored; after that nothing raises except a bug, and even then the run is closed first.
     ``io`` says how the steps run (``driving.SERVING`` on an event loop, ``driving.INLINE`` in place).
@@ -125,6 +128,7 @@ async def run_astream(
         draft=draft,
         regenerate=regenerate,
         history=history,
+        max_tokens=max_tokens,
     )
     execution.io = io
     yield await io.blocking(execution.open, **start)
@@ -142,7 +146,7 @@ async def run_astream(
 
 
 def _prepare(
-    *, principal, agent, message, form_values, conversation, attachments, via, draft, regenerate, history
+    *, principal, agent, message, form_values, conversation, attachments, via, draft, regenerate, history, max_tokens
 ) -> tuple[_Execution, dict]:
     """Everything checked before a run is stored (see ``run_astream``'s refusals), and its execution."""
     snapshot, version = agent_resolve(principal=principal, agent=agent, draft=draft)
@@ -173,6 +177,7 @@ def _prepare(
         user=user,
         api_key=api_key,
         supplied_history=history,
+        max_tokens=max_tokens,
         agent=agent,
         snapshot=snapshot,
         version=version,
@@ -205,7 +210,9 @@ class _Execution:
         regenerate=None,
         api_key=None,
         supplied_history=None,
+        max_tokens=None,
     ):
+        self.max_tokens = max_tokens
         self.regenerate = regenerate
         self.api_key = api_key
         self.supplied_history = supplied_history or []
@@ -306,7 +313,7 @@ class _Execution:
         if not self.targets:
             async for event in self._retrieval_only(has_knowledge=has_knowledge):
                 yield event
-            await self.io.blocking(self.close, Run.Status.SUCCEEDED)
+            await self.io.blocking(self.close, *self.outcome)
             return
         messages = await self.io.blocking(self._messages)
         async for event in self._converse(messages):
@@ -398,9 +405,10 @@ class _Execution:
 
     def _model_options(self) -> dict:
         model = self.snapshot.get("model") or {}
+        max_tokens = int(model.get("max_tokens") or 2000)
         return {
             "temperature": float(model.get("temperature") or 0.3),
-            "max_tokens": int(model.get("max_tokens") or 2000),
+            "max_tokens": min(max_tokens, self.max_tokens) if self.max_tokens else max_tokens,
         }
 
     def _run_tool(self, *, tool: Tool | None, name: str, arguments, call_id: str = "") -> dict:
@@ -471,6 +479,11 @@ class _Execution:
                 direct.append(step)
                 yield ToolStep(step)
         answer = retrieval_only.compose(hits=self.hits, tool_steps=direct, has_knowledge=has_knowledge)
+        # The caller's length cap, with no tokenizer here: a character is at most one token (a Chinese
+        # character is about one; English words are several characters each), so the cut never overshoots.
+        if self.max_tokens and len(answer) > self.max_tokens:
+            answer = answer[: self.max_tokens]
+            self.outcome = (Run.Status.INCOMPLETE, _("回答达到最大长度限制被截断。"))
         answer, blocked_by = guardrails.filter_text(answer, self.words)
         if blocked_by:
             self._block(blocked_by)

@@ -10,8 +10,10 @@ from rest_framework import serializers
 from ..resources.serializers import SourceSerializer
 from ..serializers import StrictSerializer
 
-# Parameters asking for what an agent does not offer to its callers: refused with a sentence saying so.
+# Parameters asking for what an agent does not offer to its callers: refused with a sentence saying so,
+# unless their value asks for nothing (null, an empty list, "none"/"auto", text only), which clients send by default.
 UNSUPPORTED = ("tools", "tool_choice", "functions", "function_call", "audio", "modalities", "prediction")
+ASKS_NOTHING = (None, [], {}, "none", "auto", ["text"])
 ROLES = ("system", "developer", "user", "assistant")
 
 
@@ -74,7 +76,16 @@ class ChatMessageSerializer(StrictSerializer):
         help_text=_("system、developer（忽略：智能体使用自己发布的提示词）、user、assistant。"),
     )
     content = ContentField(required=False, allow_null=True, default="", help_text=_("消息内容。"))
-    name = serializers.CharField(required=False, allow_blank=True, help_text=_("忽略。"))
+    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, help_text=_("忽略。"))
+    # What OpenAI's own answers carry, which clients send back as history: nothing an agent uses.
+    tool_calls = serializers.JSONField(required=False, allow_null=True, help_text=_("忽略。"))
+    function_call = serializers.JSONField(required=False, allow_null=True, help_text=_("忽略。"))
+    refusal = serializers.CharField(required=False, allow_null=True, allow_blank=True, help_text=_("忽略。"))
+    audio = serializers.JSONField(required=False, allow_null=True, help_text=_("忽略。"))
+    annotations = serializers.JSONField(required=False, allow_null=True, help_text=_("忽略。"))
+    reasoning_content = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, trim_whitespace=False, help_text=_("忽略。")
+    )
 
     def validate(self, attrs: dict) -> dict:
         # OpenAI allows null content (an assistant turn that only called tools): it says nothing here.
@@ -121,12 +132,28 @@ class ChatCompletionCreateSerializer(StrictSerializer):
     response_format = serializers.DictField(
         required=False, allow_null=True, help_text=_('只接受 {"type": "text"}：输出格式由智能体的配置决定。')
     )
-    temperature = serializers.FloatField(required=False, allow_null=True, help_text=_("忽略（由智能体配置决定）。"))
-    top_p = serializers.FloatField(required=False, allow_null=True, help_text=_("忽略。"))
-    max_tokens = serializers.IntegerField(required=False, allow_null=True, help_text=_("忽略（由智能体配置决定）。"))
-    max_completion_tokens = serializers.IntegerField(required=False, allow_null=True, help_text=_("忽略。"))
-    presence_penalty = serializers.FloatField(required=False, allow_null=True, help_text=_("忽略。"))
-    frequency_penalty = serializers.FloatField(required=False, allow_null=True, help_text=_("忽略。"))
+    # The ranges OpenAI validates: a value outside them is refused as OpenAI would, though it is then ignored.
+    temperature = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=2, help_text=_("0 到 2；忽略（由智能体配置决定）。")
+    )
+    top_p = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=1, help_text=_("0 到 1；忽略。")
+    )
+    max_tokens = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text=_("至少为 1；回答的最大 token 数，不超过智能体配置的上限；达到时 finish_reason 为 length。"),
+    )
+    max_completion_tokens = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text=_("同 max_tokens（两者都提供时以此为准）。")
+    )
+    presence_penalty = serializers.FloatField(
+        required=False, allow_null=True, min_value=-2, max_value=2, help_text=_("-2 到 2；忽略。")
+    )
+    frequency_penalty = serializers.FloatField(
+        required=False, allow_null=True, min_value=-2, max_value=2, help_text=_("-2 到 2；忽略。")
+    )
     seed = serializers.IntegerField(required=False, allow_null=True, help_text=_("忽略。"))
     stop = serializers.JSONField(required=False, allow_null=True, help_text=_("忽略。"))
     user = serializers.CharField(required=False, allow_blank=True, allow_null=True, help_text=_("忽略。"))
@@ -139,10 +166,20 @@ class ChatCompletionCreateSerializer(StrictSerializer):
     prompt_cache_key = serializers.CharField(required=False, allow_null=True, help_text=_("忽略。"))
     safety_identifier = serializers.CharField(required=False, allow_null=True, help_text=_("忽略。"))
     parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True, help_text=_("忽略。"))
+    tools = serializers.JSONField(
+        required=False, allow_null=True, help_text=_("只接受空列表：工具由智能体的配置决定。")
+    )
+    tool_choice = serializers.JSONField(required=False, allow_null=True, help_text=_("只接受 none 或 auto。"))
+    functions = serializers.JSONField(required=False, allow_null=True, help_text=_("只接受空列表。"))
+    function_call = serializers.JSONField(required=False, allow_null=True, help_text=_("只接受 none 或 auto。"))
+    audio = serializers.JSONField(required=False, allow_null=True, help_text=_("不支持，只能为 null。"))
+    modalities = serializers.JSONField(required=False, allow_null=True, help_text=_('只接受 ["text"]。'))
+    prediction = serializers.JSONField(required=False, allow_null=True, help_text=_("不支持，只能为 null。"))
+    web_search_options = serializers.JSONField(required=False, allow_null=True, help_text=_("忽略。"))
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unsupported = [name for name in UNSUPPORTED if name in data]
+            unsupported = [name for name in UNSUPPORTED if name in data and data[name] not in ASKS_NOTHING]
             if unsupported:
                 raise serializers.ValidationError(
                     {

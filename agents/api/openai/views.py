@@ -2,7 +2,8 @@
 
 ``model`` is the agent's identifier and the agent's latest published version answers: its prompt,
 knowledge bases, tools, guardrails and review apply exactly as in the chat (the one runtime runs it,
-``via=openai``), so the caller's system messages and sampling parameters are accepted and ignored.
+``via=openai``), so the caller's system messages and sampling parameters are accepted and ignored,
+except ``max_tokens``, which may shorten the answer (``finish_reason: "length"``).
 Answers carry the usage of the stored run and an extra ``shuzhi`` object (run id, review status,
 sources). Errors use OpenAI's shape (``{"error": {...}}``), which is the platform's one error format.
 """
@@ -91,6 +92,11 @@ class ModelDetail(APIView):
 # --------------------------------------------------------------------------- chat completions
 
 
+def completion_id(run: Run) -> str:
+    """The completion's id: opaque (no run count shows through it); ``Run.uuid`` finds the run again."""
+    return f"chatcmpl-{run.uuid.hex}"
+
+
 def _usage(run: Run) -> dict:
     return {
         "prompt_tokens": run.input_tokens,
@@ -127,7 +133,7 @@ def _completion(*, run: Run, key: ApiKey, model: str) -> dict:
     if view.reasoning:
         message["reasoning_content"] = view.reasoning
     return {
-        "id": f"chatcmpl-{run.pk}",
+        "id": completion_id(run),
         "object": "chat.completion",
         "created": int(run.started_at.timestamp()),
         "model": model,
@@ -148,7 +154,7 @@ async def _chunks(
     it (a blocking word, a repaired structured answer), the last chunk's ``shuzhi.content`` carries the
     final answer. An answer that awaits review is sent (as its notice) only once the run has finished.
     """
-    base = {"id": f"chatcmpl-{run.pk}", "object": "chat.completion.chunk", "created": int(run.started_at.timestamp())}
+    base = {"id": completion_id(run), "object": "chat.completion.chunk", "created": int(run.started_at.timestamp())}
     base["model"] = model
 
     def chunk(delta: dict, finish_reason: str | None = None, **extra) -> str:
@@ -212,7 +218,8 @@ class ChatCompletionsDocs(APIView):
             "与 OpenAI Chat Completions 接口兼容，官方 openai 客户端可直接使用（base_url 为平台地址加 /v1）。"
             "model 为智能体标识，运行其最新发布版本。最后一条 user 消息是本次问题，此前的 user/assistant 消息"
             "作为上下文；system、developer 消息被忽略：智能体使用自己发布的提示词、知识库、工具和安全设置。"
-            "temperature、top_p、max_tokens、stop、seed、user、metadata 等采样参数可以提供但不起作用；"
+            "temperature、top_p、stop、seed、user、metadata 等采样参数可以提供但不起作用；max_tokens"
+            "（或 max_completion_tokens）限制回答长度，不超过智能体配置的上限，达到时 finish_reason 为 length；"
             "n 只能为 1；不支持 tools、functions 和非文本内容。个人信息脱敏、检索、工具、安全检查、人工审核和"
             "用量计量与工作台一致；返回的文本中，本密钥提交的个人信息会被还原。usage 为本次运行的 token 用量。"
             "响应中附加 shuzhi 对象：运行编号、状态、审核状态、是否仅检索、AI 生成标识和引用出处。"
@@ -247,6 +254,7 @@ async def chat_completions(request, key: ApiKey):
         message=question,
         form_values=body["form"],
         history=history,
+        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
     )
     start = await anext(shown)
     if not body["stream"]:

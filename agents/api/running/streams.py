@@ -32,6 +32,7 @@ async def run_begin(
     form_values: dict | None = None,
     conversation=None,
     history: list[tuple[str, str]] | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[Agent, AsyncIterator[Shown]]:
     """Start the run in its own thread (it goes on if the client goes away); return the agent and what
     the key is shown of the run (``visibility.visible_events``, starting with "start").
@@ -50,6 +51,7 @@ async def run_begin(
                 "form_values": form_values or {},
                 "conversation": found,
                 "history": history,
+                "max_tokens": max_tokens,
                 "via": via,
             }
         )

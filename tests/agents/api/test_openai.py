@@ -66,7 +66,7 @@ def test_models_are_the_agents_listed_on_the_key_that_its_department_may_use(api
     for hidden in (unlisted, foreign):
         with pytest.raises(openai.NotFoundError) as caught:
             client.models.retrieve(hidden.identifier)
-        assert caught.value.body["type"] == "not_found_error"
+        assert caught.value.body["type"] == "not_found_error" and caught.value.code == "model_not_found"
 
 
 def test_a_completion_answers_with_the_runs_usage_and_ignores_the_callers_prompt_and_sampling(api, fake_openai):
@@ -78,7 +78,6 @@ def test_a_completion_answers_with_the_runs_usage_and_ignores_the_callers_prompt
             {"role": "user", "content": [{"type": "text", "text": "博士补贴"}, {"type": "text", "text": "每月多少？"}]},
         ],
         temperature=1.7,
-        max_tokens=5,
         user="ticket-system",
         seed=7,
         stop=["。"],
@@ -92,11 +91,13 @@ def test_a_completion_answers_with_the_runs_usage_and_ignores_the_callers_prompt
     sent = fake_openai.chat_requests[-1]["body"]
     assert "海盗" not in str(sent["messages"]) and sent["messages"][0]["content"].startswith("你是示范区的政策咨询助手")
     assert sent["messages"][-1] == {"role": "user", "content": "博士补贴\n每月多少？"}
-    assert sent["temperature"] != 1.7 and sent["max_tokens"] != 5 and "stop" not in sent
+    assert sent["temperature"] != 1.7 and "stop" not in sent
 
     shuzhi = _shuzhi(completion)
     run = Run.objects.get(pk=shuzhi["run_id"])
-    assert completion.id == f"chatcmpl-{run.pk}"
+    # The id is opaque (no run count in it) and still finds the run.
+    assert completion.id.startswith("chatcmpl-") and len(completion.id) == len("chatcmpl-") + 32
+    assert Run.objects.get(uuid=completion.id.removeprefix("chatcmpl-")) == run
     assert run.via == Run.Via.OPENAI and run.api_key_id == api.key.pk and run.user_id is None
     assert (run.input_tokens, run.output_tokens, run.status) == (31, 12, Run.Status.SUCCEEDED)
     assert shuzhi["status"] == "succeeded" and shuzhi["review_status"] == "" and shuzhi["ai_generated"] is True
@@ -123,6 +124,7 @@ def test_a_streamed_completion_sends_reasoning_text_and_usage_chunks(api, fake_o
     assert usage.choices == [] and (usage.usage.prompt_tokens, usage.usage.completion_tokens) == (20, 9)
     run = Run.objects.get(pk=_shuzhi(finish[0])["run_id"])
     assert run.answer == "每月3000元。" and run.reasoning == "先查办法。" and run.via == Run.Via.OPENAI
+    assert {c.id for c in chunks} == {f"chatcmpl-{run.uuid.hex}"}
 
     # Without include_usage there is no usage chunk.
     chunks = list(
@@ -284,10 +286,11 @@ def test_keys_that_do_not_work_answer_401(api, tenant_a, case):
     client = api.client(secret)
     with pytest.raises(openai.AuthenticationError) as caught:
         client.chat.completions.create(model=api.agent.identifier, messages=[{"role": "user", "content": "你好"}])
-    assert caught.value.body["type"] == "authentication_error"
+    assert caught.value.body["type"] == "authentication_error" and caught.value.code == "invalid_api_key"
     assert caught.value.response.headers["www-authenticate"] == "Bearer"
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError) as caught:
         client.models.list()
+    assert caught.value.code == "invalid_api_key"
     assert not Run.objects.exists()
 
 
@@ -299,7 +302,7 @@ def test_other_departments_agents_and_agents_not_on_the_key_answer_404(api, tena
     for model in (foreign.identifier, unlisted.identifier, "no-such.agent", "nodot"):
         with pytest.raises(openai.NotFoundError) as caught:
             client.chat.completions.create(model=model, messages=[{"role": "user", "content": "你好"}])
-        assert caught.value.body["type"] == "not_found_error"
+        assert caught.value.body["type"] == "not_found_error" and caught.value.code == "model_not_found"
     assert not Run.objects.exists() and not fake_openai.chat_requests
 
 
@@ -309,7 +312,7 @@ def test_a_key_limited_to_one_request_a_minute_gets_429_with_retry_after(api, te
     client.chat.completions.create(model=api.agent.identifier, messages=[{"role": "user", "content": "你好"}])
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model=api.agent.identifier, messages=[{"role": "user", "content": "再问"}])
-    assert caught.value.body["type"] == "rate_limit_error"
+    assert caught.value.body["type"] == "rate_limit_error" and caught.value.code == "rate_limit_exceeded"
     assert 1 <= int(caught.value.response.headers["retry-after"]) <= 61
     assert Run.objects.filter(api_key=limited).count() == 1
     # Another key of the department is not limited by this one's limit.
@@ -347,7 +350,8 @@ BAD_BODIES = [
     ("no messages", {"model": "x"}, "invalid_field"),
     ("unknown field", {"messages": [{"role": "user", "content": "你好"}], "frobnicate": True}, "invalid_field"),
     ("tools", {"messages": [{"role": "user", "content": "你好"}], "tools": [{"type": "function"}]}, "invalid_field"),
-    ("functions", {"messages": [{"role": "user", "content": "你好"}], "functions": []}, "invalid_field"),
+    ("functions", {"messages": [{"role": "user", "content": "你好"}], "functions": [{"name": "f"}]}, "invalid_field"),
+    ("a forced tool", {"messages": [{"role": "user", "content": "你好"}], "tool_choice": "required"}, "invalid_field"),
     ("two answers", {"messages": [{"role": "user", "content": "你好"}], "n": 2}, "invalid_field"),
     (
         "an image",
@@ -443,3 +447,101 @@ def test_an_agent_with_a_form_takes_its_fields_through_extra_body(api, tenant_a,
     answer = client.chat.completions.create(**ask, extra_body={"form": {"transcript": "当事人王五承认无证经营。"}})
     assert answer.choices[0].message.content == "行政处罚事先告知书……"
     assert "当事人王五承认无证经营" in fake_openai.chat_requests[-1]["body"]["messages"][0]["content"]
+
+
+def test_an_earlier_answer_sent_back_as_the_client_got_it_is_taken_as_history(api, fake_openai):
+    # What the openai client hands back: its message object dumped with OpenAI's null and empty fields.
+    first = api.client().chat.completions.create(
+        model=api.agent.identifier, messages=[{"role": "user", "content": "补贴怎么申请？"}]
+    )
+    answer = {
+        **first.choices[0].message.model_dump(),
+        "tool_calls": None,
+        "function_call": None,
+        "refusal": None,
+        "audio": None,
+        "annotations": [],
+        "name": None,
+    }
+    second = api.client().chat.completions.create(
+        model=api.agent.identifier,
+        messages=[
+            {"role": "user", "content": "补贴怎么申请？", "name": "ticket-7"},
+            answer,
+            {"role": "user", "content": "需要哪些材料？"},
+        ],
+        n=1,
+        stop="。",
+        seed=3,
+        user="ticket-system",
+        top_p=0.5,
+        presence_penalty=1,
+        frequency_penalty=-1,
+        logit_bias={"50256": -100},
+        response_format={"type": "text"},
+        metadata={"ticket": "7"},
+        store=False,
+        parallel_tool_calls=False,
+        tools=[],
+        tool_choice="none",
+    )
+    assert second.choices[0].message.content and second.choices[0].finish_reason == "stop"
+    sent = fake_openai.chat_requests[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == first.choices[0].message.content and sent[3]["content"] == "需要哪些材料？"
+
+
+OUT_OF_RANGE = [
+    ("temperature", 2.5),
+    ("temperature", -0.1),
+    ("top_p", 1.5),
+    ("presence_penalty", 3),
+    ("frequency_penalty", -2.5),
+    ("max_tokens", 0),
+    ("max_completion_tokens", 0),
+]
+
+
+@pytest.mark.parametrize(("param", "value"), OUT_OF_RANGE, ids=[f"{p}={v}" for p, v in OUT_OF_RANGE])
+def test_sampling_values_outside_openais_ranges_are_refused_naming_the_parameter(api, fake_openai, param, value):
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.client().chat.completions.create(
+            model=api.agent.identifier, messages=[{"role": "user", "content": "你好"}], **{param: value}
+        )
+    error = caught.value.body
+    assert error["param"] == param and error["type"] == "invalid_request_error" and error["message"]
+    assert not Run.objects.exists() and not fake_openai.chat_requests
+
+
+def test_the_models_addresses_answer_with_or_without_a_final_slash(api):
+    headers = {"Authorization": f"Bearer {api.secret}"}
+    listed = httpx2.get(f"{api.url}/v1/models/", headers=headers)
+    assert listed.status_code == 200 and [m["id"] for m in listed.json()["data"]] == [api.agent.identifier]
+    one = httpx2.get(f"{api.url}/v1/models/{api.agent.identifier}/", headers=headers)
+    assert one.status_code == 200 and one.json()["id"] == api.agent.identifier
+
+
+def test_max_tokens_caps_the_models_answer_and_a_cut_answer_finishes_with_length(api, fake_openai):
+    fake_openai.script(Reply(text="补贴标准为", finish_reason="length"))
+    completion = api.client().chat.completions.create(
+        model=api.agent.identifier, messages=[{"role": "user", "content": "博士补贴每月多少？"}], max_tokens=5
+    )
+    assert fake_openai.chat_requests[-1]["body"]["max_tokens"] == 5
+    assert completion.choices[0].finish_reason == "length" and completion.choices[0].message.content == "补贴标准为"
+    # The caller may lower the agent's own cap, never raise it.
+    api.client().chat.completions.create(
+        model=api.agent.identifier, messages=[{"role": "user", "content": "再问"}], max_completion_tokens=10**6
+    )
+    assert fake_openai.chat_requests[-1]["body"]["max_tokens"] < 10**6
+
+
+def test_a_retrieval_only_answer_is_cut_to_max_tokens_and_finishes_with_length(api, tenant_a):
+    agent = published_agent(tenant_a.department)  # no model: it answers from its knowledge alone
+    api.key.agents.add(agent)
+    ask = {"model": agent.identifier, "messages": [{"role": "user", "content": "博士补贴每月多少？"}]}
+    whole = api.client().chat.completions.create(**ask)
+    assert whole.choices[0].finish_reason == "stop" and _shuzhi(whole)["retrieval_only"]
+    assert len(whole.choices[0].message.content) > 4
+    cut = api.client().chat.completions.create(**ask, max_tokens=4)
+    assert cut.choices[0].finish_reason == "length"
+    assert cut.choices[0].message.content == whole.choices[0].message.content[:4]
