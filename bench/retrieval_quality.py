@@ -71,7 +71,9 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--show-misses", action="store_true")
     parser.add_argument(
-        "--sweep", default="", help="hybrids to try: comma-separated keyword weight[:RRF k], vector weight 1.0 (e.g. 0.5,0.5:20)"
+        "--sweep",
+        default="",
+        help="hybrids to try: comma-separated keyword weight[:RRF k], vector weight 1.0 (e.g. 0.5,0.5:20)",
     )
     args = parser.parse_args()
 

@@ -118,9 +118,11 @@ def _knowledge_base(department, *, name: str, embedding: dict, documents: int | 
 
 def _demo_like_agent(department, *, endpoint, knowledge_base):
     from agents.builder.services import agent_publish, scenario_clone
-    from agents.models import Agent, Scenario
+    from agents.models import Agent, Scenario, Tool
 
-    agent = scenario_clone(scenario=Scenario.objects.get(key=SCENARIO), department=department)
+    # Two such agents (with and without a model) come from the one scenario; a clone starts without
+    # knowledge search until its knowledge base is attached, as the demo then switches it on.
+    agent = scenario_clone(scenario=Scenario.objects.get(key=SCENARIO), department=department, allow_duplicate=True)
     Agent.objects.filter(pk=agent.pk).update(
         assign_all_members=True,
         requires_review=False,  # an answer waiting for review is not streamed to its requester
@@ -129,6 +131,7 @@ def _demo_like_agent(department, *, endpoint, knowledge_base):
     )
     agent.refresh_from_db()
     agent.knowledge_bases.add(knowledge_base)
+    agent.tools.add(*Tool.objects.filter(department=None, builtin="knowledge_search"))
     agent_publish(agent=agent, user=None, note="基准")
     agent.refresh_from_db()
     return agent

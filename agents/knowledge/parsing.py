@@ -424,9 +424,7 @@ def _parse_ofd(data: bytes) -> ParsedDocument:
     except (OfdError, ValueError, zipfile.BadZipFile) as exc:
         raise ParseError(ofd_corrupt_message()) from exc
     structure = _Structure()
-    blocks = [
-        structure.block(_clean_line(line), page=n) for n, lines in enumerate(pages, start=1) for line in lines
-    ]
+    blocks = [structure.block(_clean_line(line), page=n) for n, lines in enumerate(pages, start=1) for line in lines]
     blocks = _require_text(blocks)
     return ParsedDocument(kind="ofd", blocks=blocks, title=_guess_title(blocks))
 

@@ -76,6 +76,7 @@ def _canonical_type(kind: str | None) -> str | None:
     kind = (kind or "").strip() or None
     return "命令" if kind == "令" else kind
 
+
 SPACES = " \t\u3000\u00a0"
 _DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 CN_NUM = "一二三四五六七八九十"
@@ -95,7 +96,6 @@ class Problem:
     severity: str = ERROR  # "error": the standard is broken; "warning": probably wrong, worth a look
     suggestion: str = ""  # the corrected form, when there is one
     clause: str = ""  # the clause of GB/T 9704-2012 or of the 条例 the finding follows
-
 
     def as_dict(self) -> dict:
         return asdict(self)

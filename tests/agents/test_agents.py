@@ -102,7 +102,7 @@ def test_versions_page_and_diff_between_two_versions(login, tenant_a, tenant_b):
     diff = client.get(reverse("admin:agents_agent_diff", args=[agent.pk]), {"a": 1, "b": 2}).content.decode()
     assert "+你是{{ org }}的热线助手。请处理：{{ task }}" in diff
     assert "-你是{{ org }}的助手。请处理：{{ task }}" in diff
-    assert "<th scope=\"row\">需要人工审核</th>" in diff and "requires_review" not in diff
+    assert '<th scope="row">需要人工审核</th>' in diff and "requires_review" not in diff
 
 
 def test_the_second_of_two_concurrent_saves_is_told_and_nothing_is_overwritten(client, tenant_a, tenant_b):
