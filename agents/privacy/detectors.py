@@ -265,9 +265,26 @@ def _glued_to_more_digits(n: str, start: int, end: int, grouped: bool, starts: s
     return False
 
 
+# A number written right after an account label is a bank account whatever its checksum: passbook and
+# corporate account numbers (12-23 digits) carry no Luhn digit, and a label says what the number is.
+_ACCOUNT_RE = re.compile(
+    "(?:银行卡|卡号|账号|帐号|账户|帐户|存折|借记卡|信用卡)(?:号码|号)?[ ]?[:：为是]?[ ]?"
+    # Groups of four (the last may be shorter), or one run; either must end the digit chain.
+    r"(?P<number>[0-9]{4}(?:[ \-][0-9]{4}){2,4}(?:[ \-][0-9]{1,4})?|[0-9]{12,23})(?![ \-]?[0-9])"
+)
+
+
+def _labelled_accounts(n: str, out: list[tuple[int, int, str]]) -> None:
+    for m in _ACCOUNT_RE.finditer(n):
+        digits = re.sub("[ -]", "", m.group("number"))
+        if 12 <= len(digits) <= 23 and len(set(digits)) > 2:
+            out.append((m.start("number"), m.end("number"), "bank_card"))
+
+
 def _number_candidates(n: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     _chain_numbers(n, found)
+    _labelled_accounts(n, found)
     for m in _LANDLINE_RE.finditer(n):
         found.append((m.start(), m.end(), "landline"))
         if m.group("extension"):  # also without it, should something longer claim the extension

@@ -667,3 +667,30 @@ def test_a_phone_after_a_phone_label_is_still_found():
     assert found("手机号13800138000") == [("mobile", "13800138000")]
     assert found("工号123456，13800138000") == [("mobile", "13800138000")]
     assert found("固定电话028—85123456转分机7542") == [("landline", "028—85123456转分机7542")]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "6217 0038 1000 1234 567",  # a card number that fails Luhn, after 账号
+        "51050142610800001234",  # a corporate account: 20 digits, no check digit
+        "4402-2012-3456-7890-123",
+        "1234567890123",  # a passbook
+    ],
+)
+def test_a_number_after_an_account_label_is_a_bank_account_whatever_its_checksum(written):
+    for label in ("账号", "对公账户：", "收款账号是", "存折号码"):
+        assert found(f"请将款项汇入{label}{written}，谢谢。") == [("bank_card", written)], label
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "登录账号zhangsan123，初始密码已短信发送。",
+        "账号12345678901",  # eleven digits: not an account number
+        "账户余额128,000.00元",
+        f"卡号{grouped(bad_card(CARD16), (4, 4, 4, 4))} 138 0013 8000",  # the phone stays a phone
+    ],
+)
+def test_account_labels_without_an_account_number(text):
+    assert "bank_card" not in kinds_found(text)
