@@ -42,7 +42,9 @@ def usage_day_lock(*, day: date, shared: bool) -> None:
 _MARK = """
 UPDATE agents_run SET metered_at = %s WHERE id = %s AND metered_at IS NULL AND status <> %s
 RETURNING COALESCE(caller_department_id, department_id), agent_id, user_id, version_id, conversation_id, status,
-    input_tokens, output_tokens, cost, ttft_ms, latency_ms, rating, review_status, api_key_id
+    input_tokens, output_tokens, cost, ttft_ms, latency_ms, rating, review_status, api_key_id,
+    (SELECT COALESCE((v.snapshot_text::jsonb ->> 'minutes_saved')::int, 0)
+     FROM agents_agentversion v WHERE v.id = agents_run.version_id)
 """
 
 
@@ -100,6 +102,7 @@ def run_meter(*, run: Run) -> bool:
                 rating,
                 review_status,
                 api_key_id,
+                version_minutes,
             ) = row
             tokens_add(
                 day=day,
@@ -114,12 +117,7 @@ def run_meter(*, run: Run) -> bool:
             )
             minutes = 0
             if succeeded and version_id is not None and review_status != Run.Review.REJECTED:
-                cursor.execute(
-                    "SELECT COALESCE((snapshot_text::jsonb ->> 'minutes_saved')::int, 0)"
-                    " FROM agents_agentversion WHERE id = %s",
-                    [version_id],
-                )
-                minutes = (cursor.fetchone() or (0,))[0]
+                minutes = version_minutes or 0
             figures = {
                 "day": day,
                 "department_id": department_id,
