@@ -7,8 +7,8 @@ from . import views
 urlpatterns = [
     path("models", views.ModelList.as_view(), name="api-openai-models"),
     # OpenAI's clients and SDKs differ on the final slash: both addresses answer alike.
-    path("models/", views.ModelList.as_view()),
+    path("models/", views.ModelListSlash.as_view()),
     path("models/<str:model>", views.ModelDetail.as_view(), name="api-openai-model"),
-    path("models/<str:model>/", views.ModelDetail.as_view()),
+    path("models/<str:model>/", views.ModelDetailSlash.as_view()),
     path("chat/completions", views.chat_completions, name="api-openai-chat-completions"),
 ]

@@ -89,6 +89,22 @@ class ModelDetail(APIView):
         return Response(_model(agent_for_key(key=request.user, identifier=model)))
 
 
+class ModelListSlash(ModelList):
+    """``/v1/models/``: the same list, left out of the schema (one address is documented)."""
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        return super().get(request)
+
+
+class ModelDetailSlash(ModelDetail):
+    """``/v1/models/<model>/``: the same agent, left out of the schema."""
+
+    @extend_schema(exclude=True)
+    def get(self, request, model: str):
+        return super().get(request, model)
+
+
 # --------------------------------------------------------------------------- chat completions
 
 
