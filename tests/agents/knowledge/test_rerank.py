@@ -126,3 +126,28 @@ def test_the_admin_offers_only_rerank_endpoints_the_department_may_use(login, te
     field = html[html.index('name="rerank_endpoint"') :]
     field = field[: field.index("</select>")]
     assert own.name in field and other.name not in field and chat.name not in field
+
+
+def test_an_admin_turns_reranking_on_with_an_endpoint_of_the_department_only(login, tenant_a, tenant_b):
+    own = make_endpoint(tenant_a.department, kind=ModelEndpoint.Kind.RERANK)
+    other = make_endpoint(tenant_b.department, kind=ModelEndpoint.Kind.RERANK)
+    kb = make_knowledge_base(tenant_a.department)
+    client = login(tenant_a.admin)
+    url = reverse("admin:agents_knowledgebase_change", args=[kb.pk])
+    form = {
+        "department": tenant_a.department.pk,
+        "name": kb.name,
+        "chunk_size": 500,
+        "chunk_overlap": 80,
+        "vector_weight": 1,
+        "keyword_weight": 0.3,
+        "rerank_model": "bge-reranker",
+        "rerank_top_n": 10,
+    }
+    refused = client.post(url, {**form, "rerank_endpoint": other.pk})
+    assert refused.status_code == 200 and "rerank_endpoint" in refused.context["adminform"].form.errors
+    kb.refresh_from_db()
+    assert kb.rerank_endpoint is None
+    assert client.post(url, {**form, "rerank_endpoint": own.pk}).status_code == 302
+    kb.refresh_from_db()
+    assert (kb.rerank_endpoint, kb.rerank_model, kb.rerank_top_n) == (own, "bge-reranker", 10)
