@@ -6,30 +6,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0016_run_uuid'),
+        ("agents", "0016_run_uuid"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='knowledgebase',
-            name='rerank_endpoint',
-            field=models.ForeignKey(blank=True, help_text='可选。选定后，检索结果先按融合排序取前若干条，再由重排序模型重新排序；留空则不重排序。', limit_choices_to={'kind': 'rerank'}, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='agents.modelendpoint', verbose_name='重排序模型服务'),
+            model_name="knowledgebase",
+            name="rerank_endpoint",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="可选。选定后，检索结果先按融合排序取前若干条，再由重排序模型重新排序；留空则不重排序。",
+                limit_choices_to={"kind": "rerank"},
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="agents.modelendpoint",
+                verbose_name="重排序模型服务",
+            ),
         ),
         migrations.AddField(
-            model_name='knowledgebase',
-            name='rerank_model',
-            field=models.CharField(blank=True, max_length=100, verbose_name='重排序模型名称'),
+            model_name="knowledgebase",
+            name="rerank_model",
+            field=models.CharField(blank=True, max_length=100, verbose_name="重排序模型名称"),
         ),
         migrations.AddField(
-            model_name='knowledgebase',
-            name='rerank_top_n',
-            field=models.PositiveIntegerField(default=20, help_text='交给重排序模型的融合排序前若干条候选。', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)], verbose_name='重排序候选数'),
+            model_name="knowledgebase",
+            name="rerank_top_n",
+            field=models.PositiveIntegerField(
+                default=20,
+                help_text="交给重排序模型的融合排序前若干条候选。",
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)],
+                verbose_name="重排序候选数",
+            ),
         ),
         migrations.AlterField(
-            model_name='modelendpoint',
-            name='kind',
-            field=models.CharField(choices=[('chat', '对话模型'), ('embedding', '向量模型'), ('rerank', '重排序模型')], default='chat', max_length=20, verbose_name='类型'),
+            model_name="modelendpoint",
+            name="kind",
+            field=models.CharField(
+                choices=[("chat", "对话模型"), ("embedding", "向量模型"), ("rerank", "重排序模型")],
+                default="chat",
+                max_length=20,
+                verbose_name="类型",
+            ),
         ),
     ]

@@ -151,3 +151,16 @@ def test_an_admin_turns_reranking_on_with_an_endpoint_of_the_department_only(log
     assert client.post(url, {**form, "rerank_endpoint": own.pk}).status_code == 302
     kb.refresh_from_db()
     assert (kb.rerank_endpoint, kb.rerank_model, kb.rerank_top_n) == (own, "bge-reranker", 10)
+
+
+def test_the_sources_of_a_run_show_the_reranked_order_and_scores(kb, tenant_a, fake_openai):
+    from agents.runtime.events import Sources
+    from agents.runtime.pipeline import run_stream
+    from tests.agents.runtime.helpers import published_agent
+
+    reranker(kb, fake_openai.base_url)
+    agent = published_agent(tenant_a.department, knowledge_bases=[kb])
+    events = list(run_stream(principal=tenant_a.staff, agent=agent, message=QUERY))
+    sources = next(e for e in events if isinstance(e, Sources))
+    assert LAST in sources.hits[0]["text"] and sources.hits[0]["rerank_score"] > 0
+    assert len(fake_openai.rerank_requests) == 1
