@@ -92,6 +92,9 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
         "group_short_articles",
         "vector_weight",
         "keyword_weight",
+        "rerank_endpoint",
+        "rerank_model",
+        "rerank_top_n",
         "contains_personal_data",
         "granted_departments",
     ]

@@ -8,12 +8,16 @@ they may read with ``KnowledgeBase.objects.readable_by``) are searched.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ..llm.rerank import rerank
+from ..llm.types import ModelError
 from ..models import KnowledgeBase, Passage
 from .embeddings import embedder_for
 from .headings import SEPARATOR, title_segment, without_title
@@ -24,6 +28,8 @@ from .tokens import query_terms
 # list override the vector list; k=10 with keyword weight 0.3 beats both legs.
 RRF_K = 10
 CANDIDATES = 50
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Hit:
     vector_rank: int | None = None
     keyword_rank: int | None = None
     matched_terms: list[str] = field(default_factory=list)
+    rerank_score: float | None = None  # set when the knowledge base's reranker ordered this passage
 
     @property
     def citation(self) -> str:
@@ -127,7 +134,7 @@ def retrieve(
     kbs = (
         list(knowledge_bases)
         if not hasattr(knowledge_bases, "select_related")
-        else list(knowledge_bases.select_related("indexed_endpoint"))
+        else list(knowledge_bases.select_related("indexed_endpoint", "rerank_endpoint"))
     )
     if not kbs or not query.strip():
         return []
@@ -160,8 +167,14 @@ def retrieve(
     for rank, (pid, _score, kb_id) in enumerate(keyword_ranked, start=1):
         keyword_rank[pid] = rank
         scores[pid] += weights[kb_id][1] / (RRF_K + rank)
-    best = sorted(scores, key=lambda pid: scores[pid], reverse=True)[:top_k]
-    passages = Passage.objects.select_related("document").in_bulk(best)
+    fused = sorted(scores, key=lambda pid: scores[pid], reverse=True)
+    rerankers = [kb for kb in kbs if kb.rerank_endpoint_id and kb.rerank_endpoint.is_active]
+    pool = fused[: max([top_k] + [kb.rerank_top_n for kb in rerankers])]
+    passages = Passage.objects.select_related("document").in_bulk(pool)
+    reranked: dict[int, float] = {}
+    for kb in rerankers:
+        pool = _reranked(kb, query, pool, passages, reranked)
+    best = pool[:top_k]
     hits = []
     for pid in best:
         p = passages[pid]
@@ -181,6 +194,36 @@ def retrieve(
                 vector_rank=vector_rank.get(pid),
                 keyword_rank=keyword_rank.get(pid),
                 matched_terms=[t for t in terms if t in p.tokens.split()],
+                rerank_score=reranked.get(pid),
             )
         )
     return hits
+
+
+def _reranked(kb: KnowledgeBase, query: str, pool: list[int], passages: dict, scores: dict[int, float]) -> list[int]:
+    """``pool`` with ``kb``'s first ``rerank_top_n`` candidates reordered by its reranker.
+
+    The candidates keep the places the fused order gave that knowledge base, so other knowledge
+    bases' passages stay where they were. Any failure leaves the fused order: the user still gets
+    an answer, only a less sharply ordered one. Scores are written into ``scores``.
+    """
+    own = [i for i, pid in enumerate(pool) if passages[pid].knowledge_base_id == kb.pk][: kb.rerank_top_n]
+    if len(own) < 2:
+        return pool
+    endpoint = kb.rerank_endpoint
+    model = kb.rerank_model or next(iter(endpoint.models_list()), "")
+    candidates = [pool[i] for i in own]
+    try:
+        relevance = rerank(
+            endpoint=endpoint, model=model, query=query, documents=[passages[pid].text for pid in candidates]
+        )
+    except ModelError as exc:
+        log.warning("Reranking for knowledge base %s failed, keeping the fused order: %s", kb.pk, exc)
+        return pool
+    order = sorted(range(len(candidates)), key=lambda j: relevance[j], reverse=True)  # stable: ties keep fused order
+    result = list(pool)
+    for slot, j in zip(own, order, strict=True):
+        result[slot] = candidates[j]
+        if math.isfinite(relevance[j]):
+            scores[candidates[j]] = relevance[j]
+    return result

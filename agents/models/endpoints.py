@@ -20,6 +20,7 @@ class ModelEndpoint(models.Model):
     class Kind(models.TextChoices):
         CHAT = "chat", _("对话模型")
         EMBEDDING = "embedding", _("向量模型")
+        RERANK = "rerank", _("重排序模型")
 
     department = platform_or_department()
     name = models.CharField(_("名称"), max_length=100)

@@ -72,6 +72,24 @@ class KnowledgeBase(models.Model):
     keyword_weight = models.FloatField(
         _("关键词检索权重"), default=0.3, validators=[MinValueValidator(0), MaxValueValidator(10)]
     )
+    # Off by default: a reranker reorders the fused candidates of this knowledge base by its scores.
+    rerank_endpoint = models.ForeignKey(
+        ModelEndpoint,
+        verbose_name=_("重排序模型服务"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": ModelEndpoint.Kind.RERANK},
+        help_text=_("可选。选定后，检索结果先按融合排序取前若干条，再由重排序模型重新排序；留空则不重排序。"),
+    )
+    rerank_model = models.CharField(_("重排序模型名称"), max_length=100, blank=True)
+    rerank_top_n = models.PositiveIntegerField(
+        _("重排序候选数"),
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("交给重排序模型的融合排序前若干条候选。"),
+    )
     contains_personal_data = models.BooleanField(
         _("含个人信息"), default=False, help_text=_("勾选后，文档中的个人信息在分段和向量化之前先脱敏。")
     )

@@ -348,7 +348,8 @@ class _Execution:
         return messages
 
     def _hit_dict(self, n, hit) -> dict:
-        return {
+        reranked = {} if hit.rerank_score is None else {"rerank_score": round(hit.rerank_score, 6)}
+        return reranked | {
             "n": n,
             "passage_id": hit.passage_id,
             "document_id": hit.document_id,

@@ -69,6 +69,7 @@ def knowledge_search(*, arguments: dict, context: ToolContext) -> BuiltinResult:
                 "score": hit.score,
                 "knowledge_base_id": hit.knowledge_base_id,
             }
+            | ({} if hit.rerank_score is None else {"rerank_score": hit.rerank_score})
         )
     content: dict = {"query": query, "passages": passages}
     if not passages:

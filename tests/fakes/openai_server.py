@@ -1,7 +1,9 @@
 """A real HTTP server on loopback that speaks the OpenAI API, for tests.
 
 It serves ``GET /v1/models``, ``POST /v1/chat/completions`` (streamed or not) and
-``POST /v1/embeddings``. Tests steer it through attributes — the models it offers, the API key
+``POST /v1/embeddings`` and ``POST /v1/rerank`` (or ``/rerank``; each document scores the number of
+the query's characters it contains, in the Jina/Cohere shape or, with ``rerank_shape = "tei"``, in
+TEI's list; ``rerank_status`` fails rerank calls alone). Tests steer it through attributes — the models it offers, the API key
 it demands, a delay before answering, a forced HTTP status, the reply text — and script chat
 answers one request at a time with ``script(Reply(...), {...}, …)``: streamed text and reasoning,
 tool calls, usage, error statuses with headers, delays, stalls, malformed chunks, truncated and
@@ -94,6 +96,8 @@ class FakeOpenAI:
         self.reply = "好的。"
         self.first_token_delay = 0.0
         self.chunk_delay = 0.0
+        self.rerank_status: int | None = None
+        self.rerank_shape = "results"
         self.requests: list[dict] = []
         self.active = 0
         self.max_active = 0
@@ -124,6 +128,7 @@ class FakeOpenAI:
         self.models = ["fake-chat", "fake-embed"]
         self.api_key, self.delay, self.status, self.reply = None, 0.0, None, "好的。"
         self.first_token_delay = self.chunk_delay = 0.0
+        self.rerank_status, self.rerank_shape = None, "results"
         with self._lock:
             self._script.clear()
             self.requests.clear()
@@ -139,6 +144,10 @@ class FakeOpenAI:
     @property
     def chat_requests(self) -> list[dict]:
         return [r for r in self.requests if r["path"] == "/v1/chat/completions"]
+
+    @property
+    def rerank_requests(self) -> list[dict]:
+        return [r for r in self.requests if r["path"] in ("/v1/rerank", "/rerank")]
 
     def _next_reply(self) -> Reply:
         with self._lock:
@@ -224,8 +233,30 @@ class FakeOpenAI:
                             "usage": {"prompt_tokens": 1, "total_tokens": 1},
                         },
                     )
+                elif self.path in ("/v1/rerank", "/rerank"):
+                    self._rerank(body)
                 else:
                     self._json(404, {"error": {"message": "not found"}})
+
+            def _rerank(self, body: dict) -> None:
+                if fake.rerank_status:
+                    self._json(fake.rerank_status, {"error": {"message": "forced", "type": "server_error"}})
+                    return
+                query = body.get("query") or ""
+                scores = [float(sum(doc.count(ch) for ch in set(query))) for doc in body.get("documents") or []]
+                order = sorted(range(len(scores)), key=lambda i: scores[i], reverse=True)
+                if body.get("top_n"):
+                    order = order[: body["top_n"]]
+                if fake.rerank_shape == "tei":
+                    data = json.dumps([{"index": i, "score": scores[i]} for i in order]).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                results = [{"index": i, "relevance_score": scores[i]} for i in order]
+                self._json(200, {"model": body.get("model"), "results": results})
 
             # -- chat ---------------------------------------------------------------------------
 

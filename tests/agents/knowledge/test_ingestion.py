@@ -271,6 +271,7 @@ def test_changing_the_embedding_model_reembeds_in_the_background_while_old_vecto
             "chunk_overlap": 80,
             "vector_weight": 1,
             "keyword_weight": 1,
+            "rerank_top_n": 20,
         },
     )
     assert response.status_code == 302
