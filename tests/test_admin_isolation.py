@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
 
 from tenants.scoping import department_id_of, is_department_owned, is_shared
@@ -187,3 +188,30 @@ def test_non_admin_roles_cannot_reach_configuration_pages(spec, role, objects, t
     for page in (url(spec.model, "changelist"), url(spec.model, "change", own.pk)):
         response = client.get(page)
         assert response.status_code == 302 and reverse("admin:login") in response["Location"]
+
+
+def _related_through(obj, path: str):
+    for name in path.split("__"):
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj
+
+
+@all_specs
+def test_list_filters_name_no_other_departments_objects(spec, objects, tenant_a, login):
+    own, other = objects(spec)
+    model_admin = admin.site._registry[spec.model]
+    paths = [name for name in model_admin.list_filter if isinstance(name, str)]
+    html = login(tenant_a.admin).get(url(spec.model, "changelist")).content.decode()
+    for path in paths:
+        try:
+            field = spec.model._meta.get_field(path.split("__")[0])
+        except FieldDoesNotExist:  # a filter on something that is not a field
+            continue
+        if not field.is_relation or field.many_to_many:
+            continue
+        theirs, ours = _related_through(other, path), _related_through(own, path)
+        if theirs is None or theirs == ours or is_shared(theirs):
+            continue
+        assert f">{theirs}<" not in html, (path, str(theirs))

@@ -8,7 +8,8 @@ admin gets all of this by inheriting from :class:`DepartmentScopedAdmin`.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -121,10 +122,21 @@ class DepartmentScopedAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return form
 
     def get_list_filter(self, request):
-        return [
-            ScopedDepartmentFilter if name == scope_field_of(self.model) else name
-            for name in super().get_list_filter(request)
-        ]
+        return [self._scoped_filter(name) for name in super().get_list_filter(request)]
+
+    def _scoped_filter(self, name):
+        if name == scope_field_of(self.model):
+            return ScopedDepartmentFilter
+        if isinstance(name, str):
+            # A filter on a relation lists every object of the related model, another department's
+            # names included: offer only those the rows this admin may see point to.
+            try:
+                field = get_fields_from_path(self.model, name)[-1]
+            except (FieldDoesNotExist, NotRelationField):
+                return name
+            if field.is_relation:
+                return (name, admin.RelatedOnlyFieldListFilter)
+        return name
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

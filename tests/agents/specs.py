@@ -147,6 +147,9 @@ class KnowledgeBaseSpec(AdminSpec):
             "chunk_overlap": 80,
             "vector_weight": 1,
             "keyword_weight": 1,
+            "rerank_endpoint": "",
+            "rerank_model": "",
+            "rerank_top_n": 20,  # the form's default, as a browser sends it
         }
 
 
