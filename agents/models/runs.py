@@ -100,6 +100,7 @@ class Run(models.Model):
         CHAT = "chat", _("工作台")
         API = "api", _("REST API")
         OPENAI = "openai", _("OpenAI 兼容接口")
+        MCP = "mcp", _("MCP 接口")
         BATCH = "batch", _("批量任务")
         PLAYGROUND = "playground", _("后台试运行")
 
