@@ -118,3 +118,22 @@ def live_url(asgi_server, transactional_db):
     # Before the tables are emptied: no request still running, no other thread still using the database.
     asgi_server.wait_idle()
     wait_for_the_tests_connections_to_close(before)
+
+
+@pytest.fixture(scope="session")
+def _fake_mcp_server():
+    from tests.fakes.mcp_server import FakeMcpServer
+
+    server = FakeMcpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_mcp(_fake_mcp_server, db):
+    """The loopback MCP server (the SDK's own), reset for each test; loopback is allow-listed, as for the model."""
+    from agents.models import AllowedHost
+
+    AllowedHost.objects.get_or_create(pattern="127.0.0.1", defaults={"note": "测试用的本机服务"})
+    _fake_mcp_server.reset()
+    return _fake_mcp_server

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.admin import DepartmentScopedAdmin
 
-from ..builder.schemas import schema_problems
+from ..builder.schemas import schema_problems, value_problems
 from ..egress import EgressError, check_url
 from ..llm.gateway import endpoint_test_connection
 from ..models import AllowedHost, ModelEndpoint, PromptTemplate, PromptVariable, SensitiveWordList, Tool
@@ -167,6 +167,8 @@ class ToolForm(KeepSecretMixin, forms.ModelForm):
         cleaned = super().clean()
         if self.instance.builtin:
             return cleaned
+        if self.instance.mcp_server_id is not None:
+            return self._clean_fixed(cleaned)
         url = cleaned.get("url_template") or ""
         if not url:
             self.add_error("url_template", gettext("HTTP 工具需要填写地址模板。"))
@@ -195,6 +197,28 @@ class ToolForm(KeepSecretMixin, forms.ModelForm):
             )
         if cleaned.get("secret_header_value") and not cleaned.get("secret_header_name"):
             self.add_error("secret_header_name", gettext("填写了密钥值时需要填写请求头名称。"))
+        return self._clean_fixed(cleaned)
+
+    def _clean_fixed(self, cleaned):
+        """Fixed arguments must be arguments the tool takes, with values its schema accepts."""
+        fixed = cleaned.get("fixed_arguments")
+        if not fixed:
+            cleaned["fixed_arguments"] = {}
+            return cleaned
+        if not isinstance(fixed, dict):
+            self.add_error("fixed_arguments", gettext('固定参数须为 JSON 对象，例如 {"region": "示范区"}。'))
+            return cleaned
+        schema = cleaned.get("parameters_schema") or self.instance.parameters_schema or {}
+        properties = schema.get("properties") or {}
+        unknown = sorted(set(fixed) - set(properties))
+        if unknown:
+            self.add_error("fixed_arguments", gettext("工具没有这些参数：%(names)s。") % {"names": "、".join(unknown)})
+            return cleaned
+        problems = [
+            f"{name}：{problem}" for name, value in fixed.items() for problem in value_problems(properties[name], value)
+        ]
+        if problems:
+            self.add_error("fixed_arguments", problems)
         return cleaned
 
 
@@ -221,16 +245,26 @@ class ToolAdmin(DepartmentScopedAdmin):
         "secret_header_name",
         "secret_header_value",
         "timeout_seconds",
+        "fixed_arguments",
         "is_active",
     ]
+    mcp_fields = ["department", "mcp_server", "name", "function_name", "description", "parameters_schema"]
 
     @admin.display(description=_("类型"))
     def kind_label(self, obj):
-        return _("内置") if obj.builtin else "HTTP"
+        return _("内置") if obj.builtin else "MCP" if obj.mcp_server_id else "HTTP"
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and obj.mcp_server_id:
+            # Synced from the server: what the admin decides is which arguments are fixed, and on/off.
+            return [*self.mcp_fields, "fixed_arguments", "is_active"]
+        return self.fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.builtin:
             return self.fields
+        if obj is not None and obj.mcp_server_id:
+            return self.mcp_fields
         return super().get_readonly_fields(request, obj)
 
     def has_delete_permission(self, request, obj=None):

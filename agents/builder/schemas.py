@@ -18,3 +18,9 @@ def schema_problems(schema, *, must_be_object: bool = True) -> list[str]:
     if must_be_object and schema.get("type") != "object":
         return [_("JSON Schema 的顶层必须是 object（对象）。")]
     return []
+
+
+def value_problems(schema: dict, value) -> list[str]:
+    """Why ``value`` does not fit ``schema`` (one JSON Schema property), as sentences; empty when it fits."""
+    validator = jsonschema.Draft202012Validator(schema if isinstance(schema, dict) else {})
+    return [_("取值不符合参数定义：%(reason)s") % {"reason": error.message} for error in validator.iter_errors(value)]

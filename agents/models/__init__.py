@@ -5,6 +5,7 @@ from .batches import BatchJob, BatchRow
 from .catalog import Scenario
 from .endpoints import ModelEndpoint
 from .knowledge import Document, KnowledgeBase, Passage
+from .mcp import McpServer
 from .prompts import PromptTemplate, PromptVariable
 from .runs import Conversation, DepartmentUsage, Run, UsageCounter
 from .safety import SensitiveWordList
@@ -20,6 +21,7 @@ __all__ = [
     "DepartmentUsage",
     "Document",
     "KnowledgeBase",
+    "McpServer",
     "ModelEndpoint",
     "Passage",
     "PromptTemplate",

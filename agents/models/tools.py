@@ -36,6 +36,23 @@ class Tool(models.Model):
     secret_header_value = SecretField(_("密钥请求头的值"), max_length=1000, blank=True)
     timeout_seconds = models.PositiveIntegerField(_("超时（秒）"), default=15)
     is_active = models.BooleanField(_("启用"), default=True)
+    # A tool of an MCP server: synced from the server's tool list, called through the MCP client.
+    mcp_server = models.ForeignKey(
+        "agents.McpServer",
+        verbose_name=_("MCP 服务器"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.CASCADE,
+        related_name="tools",
+    )
+    mcp_tool_name = models.CharField(_("MCP 工具名"), max_length=200, blank=True, editable=False)
+    fixed_arguments = models.JSONField(
+        _("固定参数"),
+        default=dict,
+        blank=True,
+        help_text=_('每次调用都使用的参数值（JSON 对象，例如 {"region": "示范区"}）；模型看不到也不能更改这些参数。'),
+    )
 
     objects = SharedScopedQuerySet.as_manager()
 
@@ -49,7 +66,11 @@ class Tool(models.Model):
 
     @property
     def is_http(self) -> bool:
-        return not self.builtin
+        return not self.builtin and self.mcp_server_id is None
+
+    @property
+    def is_mcp(self) -> bool:
+        return self.mcp_server_id is not None
 
 
 class AllowedHost(models.Model):

@@ -370,6 +370,7 @@ class _Execution:
         return list(
             Tool.objects.restrict(DepartmentPrincipal(self.agent.department_id), Action.USE)
             .filter(pk__in=ids, is_active=True)
+            .select_related("mcp_server")
             .order_by("pk")
         )
 

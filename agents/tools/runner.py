@@ -2,7 +2,7 @@
 
 ``tool_definitions`` turns tools into the ``tools`` parameter of a chat completion; ``tool_execute``
 runs one call. Built-in tools run here, in the caller's thread (their database reads must see the
-caller's transaction); HTTP tools go to ``agents.tools.http``. Nothing the model sends makes
+caller's transaction); HTTP tools go to ``agents.tools.http``, MCP servers' tools to ``agents.mcp.client``. Nothing the model sends makes
 ``tool_execute`` raise: invalid JSON, arguments that do not fit the tool's schema, an unknown or
 switched-off tool and a failing tool all come back as ``ok=False`` with a Chinese sentence the model
 can read and act on.
@@ -57,10 +57,19 @@ class ToolOutcome:
 
 
 def tool_schema(tool: Tool) -> dict:
-    """The JSON schema of the tool's arguments (a built-in's comes from its declaration, never stale)."""
+    """The JSON schema of the arguments the model chooses (a built-in's comes from its declaration, never
+    stale); the tool's fixed arguments are left out: the model neither sees nor sets them."""
     if tool.builtin and tool.builtin in BUILTIN_TOOLS:
         return BUILTIN_TOOLS[tool.builtin]["parameters"]
-    return tool.parameters_schema or {"type": "object", "properties": {}}
+    schema = tool.parameters_schema or {"type": "object", "properties": {}}
+    fixed = tool.fixed_arguments or {}
+    if not fixed:
+        return schema
+    return {
+        **schema,
+        "properties": {k: v for k, v in (schema.get("properties") or {}).items() if k not in fixed},
+        "required": [name for name in schema.get("required") or [] if name not in fixed],
+    }
 
 
 def tool_definitions(tools: Iterable[Tool]) -> list[dict]:
@@ -118,6 +127,10 @@ def tool_execute(*, tool: Tool, arguments: dict | str, context: ToolContext) -> 
         validate_arguments(tool_schema(tool), parsed)
     except ToolError as exc:
         return _failure(str(exc), started)
+    if not tool.builtin and tool.fixed_arguments:
+        parsed = {**parsed, **tool.fixed_arguments}  # fixed by the admin: they win over anything the model sent
+    if tool.is_mcp:
+        return _mcp_execute(tool=tool, arguments=parsed, context=context, started=started)
     if tool.is_http:
         return _http_execute(tool=tool, arguments=parsed, context=context, started=started)
     handler = BUILTIN_HANDLERS.get(tool.builtin)
@@ -137,6 +150,22 @@ def tool_execute(*, tool: Tool, arguments: dict | str, context: ToolContext) -> 
         data=mask_value(result.data, context.masker),
         citations=mask_value(result.citations, context.masker),
         elapsed_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
+def _mcp_execute(*, tool: Tool, arguments: dict, context: ToolContext, started: float) -> ToolOutcome:
+    from ..mcp.client import mcp_tool_call  # imported late: it brings in the MCP client and the egress machinery
+
+    # The arguments go as the model wrote them: personal data stays as its placeholders (never unmasked).
+    result = mcp_tool_call(server=tool.mcp_server, name=tool.mcp_tool_name, arguments=arguments)
+    masker = context.masker
+    content = result.content if result.ok else dumps({"error": result.error, "content": result.content or None})
+    return ToolOutcome(
+        ok=result.ok,
+        content=masker.mask(content) if masker and content else content,
+        data=mask_value(result.data, masker),
+        error=result.error,
+        elapsed_ms=result.elapsed_ms or round((time.perf_counter() - started) * 1000),
     )
 
 
