@@ -5,9 +5,11 @@ import json
 
 from agents.models import (
     Agent,
+    AllowedHost,
     BatchJob,
     Document,
     KnowledgeBase,
+    McpServer,
     ModelEndpoint,
     PromptTemplate,
     Run,
@@ -107,6 +109,30 @@ class ToolSpec(AdminSpec):
             "secret_header_name": "",
             "secret_header_value": "",
             "timeout_seconds": 10,
+            "is_active": "on",
+        }
+
+
+@admin_spec
+class McpServerSpec(AdminSpec):
+    model = McpServer
+
+    def create(self, tenant):
+        AllowedHost.objects.get_or_create(pattern=ALLOWED_HOST)
+        return McpServer.objects.create(
+            department=tenant.department, name=f"MCP服务{next(_n)}", url=f"https://{ALLOWED_HOST}/mcp"
+        )
+
+    def form_data(self, tenant, obj=None):
+        AllowedHost.objects.get_or_create(pattern=ALLOWED_HOST)
+        return {
+            "department": tenant.department.pk,
+            "name": obj.name if obj else f"新MCP服务{next(_n)}",
+            "transport": "http",
+            "url": f"https://{ALLOWED_HOST}/mcp",
+            "auth_header_name": "Authorization",
+            "auth_header_value": "",
+            "timeout_seconds": 30,
             "is_active": "on",
         }
 
