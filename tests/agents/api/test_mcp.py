@@ -220,3 +220,25 @@ def test_a_key_limited_to_one_request_a_minute_gets_a_tool_error_saying_so(mcp, 
     assert refused.is_error and 1 <= refused.structured_content["retry_after"] <= 61
     assert "每分钟最多 1 次" in refused.content[0].text
     assert Run.objects.filter(api_key=limited).count() == 1
+
+
+def test_both_ways_an_mcp_client_runs_an_agent_that_calls_an_mcp_tool(mcp, tenant_a, fake_openai, fake_mcp):
+    from agents.mcp.services import mcp_server_sync
+    from agents.models import McpServer, Tool
+
+    server = McpServer.objects.create(department=tenant_a.department, name="案件系统", url=fake_mcp.url)
+    assert mcp_server_sync(server=server)[0]
+    status = Tool.objects.get(mcp_server=server, mcp_tool_name="case_status")
+    agent = published_agent(
+        tenant_a.department, endpoint=model_endpoint(tenant_a.department, fake_openai), tools=[status]
+    )
+    mcp.key.agents.add(agent)
+    call = {"name": status.function_name, "arguments": {"case_no": "B-9", "phone": "【手机号1】"}}
+    fake_openai.script(Reply(text="", tool_calls=[call]), Reply(text="案件B-9已受理。"))
+
+    result = mcp.call(agent.identifier, {"message": f"案件B-9进度？电话{PHONE}"})
+
+    assert result.content[0].text == "案件B-9已受理。"
+    assert fake_mcp.calls == [("case_status", {"case_no": "B-9", "phone": "【手机号1】", "region": ""})]
+    run = Run.objects.get(pk=result.structured_content["id"])
+    assert run.via == Run.Via.MCP and run.steps[0]["ok"] and run.steps[0]["tool"] == status.function_name
