@@ -170,6 +170,7 @@ SERVICE_MODULES = [
     "agents.knowledge.ingestion",
     "agents.knowledge.uploads",
     "agents.api.resources.services",
+    "agents.mcp.services",
 ]
 # Service modules that write no configuration at all.
 NOT_CONFIGURATION_MODULES = {
@@ -195,6 +196,7 @@ EXEMPT_SERVICES = {
     "agents.knowledge.ingestion.documents_fail_stuck": "ingestion progress",
     "agents.knowledge.ingestion.knowledge_base_configure": "which model the passages are indexed with: derived state",
     "agents.knowledge.ingestion.knowledge_base_reembed": "ingestion progress",
+    "agents.mcp.services.function_name_for": "builds a name",
 }
 
 WALKS = {}
@@ -232,6 +234,16 @@ def _batch_job(tenant, status):
     BatchJob.objects.filter(pk=job.pk).update(status=status)
     job.refresh_from_db()
     return job
+
+
+@walks("agents.mcp.services.mcp_server_sync")
+def _mcp_server_sync(tenant):
+    from agents.mcp.services import mcp_server_sync
+    from agents.models import McpServer
+
+    # The spec's server names a host no one answers for: the sync records that it failed, which is audited.
+    server = SPECS[McpServer].create(tenant)
+    return lambda: mcp_server_sync(server=server) and server
 
 
 @walks("tenants.api_keys.api_key_create")
