@@ -186,6 +186,9 @@ def test_another_departments_agent_is_unknown_like_a_name_no_agent_has(mcp, tena
             mcp.call(name, {"message": "你好"})
         answers[name] = (caught.value.code, str(caught.value).replace(name, "<name>"))
     assert len(set(answers.values())) == 1  # nothing tells an existing agent from a missing one
+    with pytest.raises(MCPError) as caught:  # in the caller's language
+        mcp.call(foreign.identifier, {"message": "hello"}, language="en")
+    assert str(caught.value) == f"Unknown tool: {foreign.identifier}"
     assert not Run.objects.exists() and not fake_openai.chat_requests
 
 
