@@ -103,3 +103,16 @@ def test_fixed_arguments_of_a_synced_tool_are_checked_against_its_parameters(log
     assert client.post(url, {"fixed_arguments": json.dumps({"region": "示范区"}), "is_active": "on"}).status_code == 302
     tool.refresh_from_db()
     assert tool.fixed_arguments == {"region": "示范区"} and tool.mcp_tool_name == "case_status"
+
+
+def test_synced_tools_are_offered_on_the_agent_form_of_their_department_only(login, tenant_a, tenant_b, fake_mcp):
+    from agents.mcp.services import mcp_server_sync
+    from tests.agents.factories import make_agent
+
+    server = McpServer.objects.create(department=tenant_a.department, name="案件系统", url=fake_mcp.url)
+    assert mcp_server_sync(server=server)[0]
+    mine, theirs = make_agent(tenant_a.department), make_agent(tenant_b.department)
+    page = login(tenant_a.admin).get(reverse("admin:agents_agent_change", args=[mine.pk]))
+    assert "案件系统 · case_status" in page.text
+    page = login(tenant_b.admin).get(reverse("admin:agents_agent_change", args=[theirs.pk]))
+    assert page.status_code == 200 and "case_status" not in page.text
