@@ -41,12 +41,18 @@ NETWORK_MODULES = {
     "pycurl",
     "paramiko",
     "grpc",
+    # The MCP SDK's client transports open their own HTTP clients unless given one.
+    "mcp.client.streamable_http",
+    "mcp.client.sse",
+    "mcp.client.websocket",
 }
 # Calls that open a connection without any of those imports.
 CONNECTING_CALLS = {"open_connection", "create_connection", "connect_tcp", "start_server", "create_datagram_endpoint"}
 MAY_CONNECT = (
     "agents/egress.py",
     "agents/llm/",
+    # The MCP client: its HTTP goes through the egress guard's client (``egress.async_http_client``).
+    "agents/mcp/client.py",
     # Reads this machine's own names and addresses for ALLOWED_HOSTS (its UDP "connect" sends nothing).
     "config/serving.py",
 )

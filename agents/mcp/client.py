@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import httpx2
 from asgiref.sync import async_to_sync, sync_to_async
 from django.utils.translation import gettext as _
 from mcp.client.session import ClientSession
@@ -90,13 +91,13 @@ def _leaf(error: BaseException) -> BaseException:
 def _failure(server: McpServer, error: BaseException) -> str:
     if isinstance(error, EgressDenied):
         return _("出网访问被拒绝：%(reason)s") % {"reason": error}
-    if isinstance(error, TimeoutError):
+    if isinstance(error, TimeoutError | httpx2.TimeoutException):
         return _("MCP 服务器在 %(s)s 秒内没有完成响应，已中止。") % {"s": server.timeout_seconds}
     if isinstance(error, MCPError):
         return _("MCP 服务器返回错误：%(reason)s") % {"reason": error.error.message}
     if isinstance(error, OSError):
         return _("无法启动或连接 MCP 服务器：%(reason)s") % {"reason": error}
-    return _("调用 MCP 服务器失败：%(reason)s") % {"reason": error or type(error).__name__}
+    return _("调用 MCP 服务器失败：%(reason)s") % {"reason": str(error) or type(error).__name__}
 
 
 def _run(server: McpServer, work) -> McpCallResult:

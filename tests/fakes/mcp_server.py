@@ -37,6 +37,14 @@ def build(calls: list | None = None) -> MCPServer:
         calls.append(("broken", {"reason": reason}))
         raise ToolError("数据源暂不可用")  # reported to the client as the tool's error
 
+    @server.tool(description="很慢的工具。")
+    async def slow(seconds: float = 5) -> str:
+        import anyio
+
+        calls.append(("slow", {"seconds": seconds}))
+        await anyio.sleep(seconds)
+        return "终于好了"
+
     return server
 
 

@@ -30,7 +30,7 @@ def _synced(server) -> dict[str, Tool]:
 def test_syncing_a_server_lists_its_tools_as_tools_of_its_department(tenant_a, tenant_b, fake_mcp):
     server = _server(tenant_a.department, fake_mcp.url)
     tools = _synced(server)
-    assert sorted(tools) == ["broken", "case_status", "echo"]
+    assert sorted(tools) == ["broken", "case_status", "echo", "slow"]
     status = tools["case_status"]
     assert status.department == tenant_a.department and status.is_mcp and not status.is_http and status.is_active
     assert status.description == "按案件编号查询案件办理进度。"
@@ -122,6 +122,14 @@ def test_a_failing_mcp_tool_and_a_destination_off_the_allow_list_are_told_to_the
     assert not denied["ok"] and "出网访问被拒绝" in denied["error"]
     assert [name for name, _args in fake_mcp.calls] == ["broken"]  # nothing reached the address not allowed
     assert "出网访问被拒绝" in fake_openai.chat_requests[1]["body"]["messages"][-1]["content"]
+
+
+def test_a_server_that_does_not_answer_in_time_is_cut_off_with_a_clear_error(tenant_a, tenant_b, fake_mcp):
+    from agents.mcp.client import mcp_tool_call
+
+    server = _server(tenant_a.department, fake_mcp.url, timeout_seconds=1)
+    result = mcp_tool_call(server=server, name="slow", arguments={"seconds": 4})
+    assert not result.ok and result.error == "MCP 服务器在 1 秒内没有完成响应，已中止。"
 
 
 def test_the_servers_auth_header_is_encrypted_at_rest(tenant_a, tenant_b, fake_mcp):
