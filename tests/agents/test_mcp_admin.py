@@ -42,7 +42,7 @@ def test_a_department_admin_registers_a_server_syncs_it_and_its_tools_appear(log
         {"action": "sync_tools", "_selected_action": [server.pk]},
         follow=True,
     )
-    assert "共 4 个工具：新增 4 个" in answer.text
+    assert "共 5 个工具：新增 5 个" in answer.text
     assert any(h.get("authorization") == SECRET for h in fake_mcp.headers)
     tools = client.get(reverse("admin:agents_tool_changelist"))
     assert "案件系统 · case_status" in tools.text and "MCP" in tools.text
@@ -73,7 +73,7 @@ def test_a_platform_admin_registers_a_stdio_server_for_the_whole_platform(login,
         {"action": "sync_tools", "_selected_action": [server.pk]},
         follow=True,
     )
-    assert "新增 4 个" in answer.text
+    assert "新增 5 个" in answer.text
     # Platform-wide tools are there for every department's agents.
     assert Tool.objects.restrict(tenant_a.admin, "use").filter(mcp_server=server, mcp_tool_name="echo").exists()
 

@@ -37,6 +37,12 @@ def build(calls: list | None = None) -> MCPServer:
         calls.append(("broken", {"reason": reason}))
         raise ToolError("数据源暂不可用")  # reported to the client as the tool's error
 
+    @server.tool(description="列出本进程的环境变量名。")
+    def environment() -> str:
+        import os
+
+        return " ".join(sorted(os.environ))
+
     @server.tool(description="很慢的工具。")
     async def slow(seconds: float = 5) -> str:
         import anyio

@@ -30,7 +30,7 @@ def _synced(server) -> dict[str, Tool]:
 def test_syncing_a_server_lists_its_tools_as_tools_of_its_department(tenant_a, tenant_b, fake_mcp):
     server = _server(tenant_a.department, fake_mcp.url)
     tools = _synced(server)
-    assert sorted(tools) == ["broken", "case_status", "echo", "slow"]
+    assert sorted(tools) == ["broken", "case_status", "echo", "environment", "slow"]
     status = tools["case_status"]
     assert status.department == tenant_a.department and status.is_mcp and not status.is_http and status.is_active
     assert status.description == "按案件编号查询案件办理进度。"
@@ -154,6 +154,17 @@ def test_a_stdio_server_runs_the_command_a_platform_admin_configured(tenant_a, t
     )
     run = run_execute(principal=tenant_a.staff, agent=agent, message="回显")
     assert run.steps[0]["ok"] and "收到：测试" in run.steps[0]["content"]
+
+
+def test_a_stdio_command_gets_none_of_the_platforms_environment(tenant_a, tenant_b, monkeypatch):
+    from agents.mcp.client import mcp_tool_call
+
+    monkeypatch.setenv("SHUZHI_TEST_SECRET", "do-not-pass-on")
+    server = McpServer.objects.create(department=None, name="本地", transport="stdio", command=stdio_command())
+    result = mcp_tool_call(server=server, name="environment", arguments={})
+    names = set(result.content.split())
+    assert result.ok and "PATH" in names
+    assert not names & {"SHUZHI_TEST_SECRET", "DJANGO_SECRET_KEY", "DATABASE_URL", "OPENAI_API_KEY"}
 
 
 def test_a_stdio_server_must_be_platform_wide(tenant_a, tenant_b):
