@@ -31,8 +31,10 @@ class Mcp:
     secret: str
     key: object
 
-    def session(self, work, secret: str | None = None, language: str | None = None):
-        """Run ``await work(session)`` in an initialised MCP session with the key; return what it returns."""
+    def session(self, work, secret: str | None = None, language: str | None = None, modern: bool = False):
+        """Run ``await work(session)`` in an initialised MCP session with the key; return what it returns.
+
+        ``modern``: the 2026-07-28 protocol (``server/discover``, no handshake) instead of ``initialize``."""
         headers = {"Authorization": f"Bearer {secret or self.secret}"}
         if language:
             headers["Accept-Language"] = language
@@ -43,7 +45,7 @@ class Mcp:
                 streamable_http_client(f"{self.url}/mcp", http_client=http) as (read, write, *_rest),
                 ClientSession(read, write) as session,
             ):
-                await session.initialize()
+                await (session.discover() if modern else session.initialize())
                 return await work(session)
 
         try:
@@ -134,6 +136,19 @@ def test_calling_a_tool_runs_the_agent_and_answers_with_the_runs_text_and_usage(
     counted = UsageCounter.objects.filter(agent=mcp.agent).aggregate(runs=Sum("runs"), input=Sum("input_tokens"))
     assert counted == {"runs": 1, "input": 31}
     assert TokenUsage.objects.get(subject=f"k:{mcp.key.pk}").tokens == 43
+
+
+def test_a_client_on_the_handshake_free_protocol_lists_and_calls_the_same_way(mcp, fake_openai):
+    fake_openai.script(Reply(text="每月3000元。"))
+    name = mcp.agent.identifier
+
+    async def work(session):
+        tools = (await session.list_tools()).tools
+        return session.discover_result, tools, await session.call_tool(name, {"message": "补贴？"})
+
+    discovered, tools, result = mcp.session(work, modern=True)
+    assert discovered is not None and [t.name for t in tools] == [name]
+    assert result.content[0].text == "每月3000元。" and Run.objects.get().via == Run.Via.MCP
 
 
 def test_form_arguments_fill_the_template_and_a_missing_field_is_a_clear_tool_error(mcp, tenant_a, fake_openai):
