@@ -260,3 +260,12 @@ def test_both_ways_an_mcp_client_runs_an_agent_that_calls_an_mcp_tool(mcp, tenan
     assert fake_mcp.calls == [("case_status", {"case_no": "B-9", "phone": "【手机号1】", "region": ""})]
     run = Run.objects.get(pk=result.structured_content["id"])
     assert run.via == Run.Via.MCP and run.steps[0]["ok"] and run.steps[0]["tool"] == status.function_name
+
+
+def test_a_model_failure_is_a_tool_error_with_the_run_id(mcp, fake_openai):
+    fake_openai.status = 400  # the model service refuses every request (not retried)
+    result = mcp.call(mcp.agent.identifier, {"message": "你好"})
+    run = Run.objects.get()
+    assert result.is_error and run.status == Run.Status.FAILED and run.via == Run.Via.MCP
+    assert "模型调用失败" in result.content[0].text and f"运行编号 {run.pk}" in result.content[0].text
+    assert result.structured_content["status"] == "failed"
