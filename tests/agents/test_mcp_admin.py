@@ -116,3 +116,27 @@ def test_synced_tools_are_offered_on_the_agent_form_of_their_department_only(log
     assert "案件系统 · case_status" in page.text
     page = login(tenant_b.admin).get(reverse("admin:agents_agent_change", args=[theirs.pk]))
     assert page.status_code == 200 and "case_status" not in page.text
+
+
+def test_the_run_trace_shows_the_mcp_call_with_its_arguments_as_the_model_sent_them(
+    login, tenant_a, tenant_b, fake_openai, fake_mcp
+):
+    from agents.mcp.services import mcp_server_sync
+    from agents.runtime.pipeline import run_execute
+    from tests.agents.runtime.helpers import model_endpoint, published_agent
+    from tests.fakes.openai_server import Reply
+
+    server = McpServer.objects.create(department=tenant_a.department, name="案件系统", url=fake_mcp.url)
+    assert mcp_server_sync(server=server)[0]
+    status = Tool.objects.get(mcp_server=server, mcp_tool_name="case_status")
+    agent = published_agent(
+        tenant_a.department, endpoint=model_endpoint(tenant_a.department, fake_openai), tools=[status]
+    )
+    call = {"name": status.function_name, "arguments": {"case_no": "C-31", "phone": "【手机号1】"}}
+    fake_openai.script(Reply(text="", tool_calls=[call]), Reply(text="已受理。"))
+    run = run_execute(principal=tenant_a.staff, agent=agent, message="C-31进度？电话13800138000")
+
+    page = login(tenant_a.admin).get(reverse("admin:agents_run_change", args=[run.pk]))
+    assert page.status_code == 200
+    assert "案件系统 · case_status" in page.text and "C-31" in page.text and "已受理" in page.text
+    assert "【手机号1】" in page.text and "13800138000" not in page.text
