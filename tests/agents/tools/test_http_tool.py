@@ -36,7 +36,9 @@ def make_tool(department, url_template, **extra) -> Tool:
         description="查询城市天气",
         http_method=extra.pop("http_method", "GET"),
         url_template=url_template,
-        parameters_schema={"type": "object", "properties": {"city": {"type": "string"}}},
+        parameters_schema=extra.pop(
+            "parameters_schema", {"type": "object", "properties": {"city": {"type": "string"}}}
+        ),
         secret_header_name="X-Api-Key",
         secret_header_value=SECRET,
         timeout_seconds=extra.pop("timeout_seconds", 5),
@@ -141,3 +143,25 @@ def test_a_tool_that_is_not_an_http_tool_says_so(tenant_a, tenant_b, web):
     builtin = Tool.objects.get(builtin="knowledge_search")
     result = http_tool_call(tool=builtin, arguments={"query": "x"})
     assert not result.ok and "不是 HTTP 工具" in result.error
+
+
+def test_fixed_arguments_are_hidden_from_the_model_and_win_over_what_it_sends(tenant_a, tenant_b, web):
+    from agents.tools.runner import ToolContext, tool_definitions, tool_execute
+
+    tool = make_tool(
+        tenant_a.department,
+        web.url("/json/weather/{city}?unit={unit}"),
+        parameters_schema={
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["city", "unit"],
+        },
+        fixed_arguments={"unit": "c"},
+    )
+    offered = tool_definitions([tool])[0]["function"]["parameters"]
+    assert set(offered["properties"]) == {"city"} and offered["required"] == ["city"]
+    context = ToolContext(
+        department_id=tenant_a.department.pk, principal=tenant_a.staff, knowledge_base_ids=[], masker=None
+    )
+    outcome = tool_execute(tool=tool, arguments={"city": "北京", "unit": "f"}, context=context)
+    assert outcome.ok and web.requests[-1]["query"] == {"unit": "c"}
