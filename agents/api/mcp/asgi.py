@@ -88,7 +88,13 @@ class McpMount:
     async def _started(self) -> StreamableHTTPSessionManager:
         async with self._lock:
             if self._manager is None:
-                manager = StreamableHTTPSessionManager(mcp_server(), stateless=True, json_response=True)
+                manager = StreamableHTTPSessionManager(
+                    mcp_server(),
+                    stateless=True,
+                    json_response=True,
+                    # The same cap as the other APIs' bodies (the SDK answers 413 above it).
+                    max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+                )
                 ready, self._stop = asyncio.Event(), asyncio.Event()
 
                 async def hold():

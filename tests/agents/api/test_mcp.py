@@ -269,3 +269,20 @@ def test_a_model_failure_is_a_tool_error_with_the_run_id(mcp, fake_openai):
     assert result.is_error and run.status == Run.Status.FAILED and run.via == Run.Via.MCP
     assert "模型调用失败" in result.content[0].text and f"运行编号 {run.pk}" in result.content[0].text
     assert result.structured_content["status"] == "failed"
+
+
+def test_an_oversized_request_is_refused_and_runs_nothing(mcp):
+    # Above the APIs' body cap (DATA_UPLOAD_MAX_MEMORY_SIZE, 10 MB): 12 MB of text.
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": mcp.agent.identifier, "arguments": {"message": "长" * (4 * 1024 * 1024)}},
+    }
+    response = httpx2.post(
+        f"{mcp.url}/mcp",
+        json=body,
+        headers={"Authorization": f"Bearer {mcp.secret}", "Accept": "application/json, text/event-stream"},
+        timeout=60,
+    )
+    assert response.status_code == 413 and not Run.objects.exists()
