@@ -117,7 +117,7 @@ def resume_batch_jobs() -> list[int]:
 @worker_ready.connect
 def _resume_batch_jobs_on_start(sender=None, **kwargs) -> None:
     """A worker coming up (after a restart, say) takes over the running batch jobs and ingestions nobody is
-    processing."""
+    processing, and reconciles the usage rollups."""
     from django.db import connection
 
     from .batch.processing import batch_jobs_resume
@@ -129,6 +129,7 @@ def _resume_batch_jobs_on_start(sender=None, **kwargs) -> None:
             log.info("resumed batch jobs %s", resumed)
         with audit.context(via="task"):
             documents_resume()
+        reconcile_usage.delay()  # a reconciliation cut off by the crash (it changed nothing) is done again now
     except Exception:  # the worker must start even when the database or the broker is not there yet
         log.exception("could not resume interrupted work")
     finally:
