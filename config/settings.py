@@ -258,6 +258,9 @@ SHUZHI_UPLOAD_MAX_MB = int(os.environ.get("SHUZHI_UPLOAD_MAX_MB", "50"))
 SHUZHI_INGEST_TIMEOUT_MINUTES = int(os.environ.get("SHUZHI_INGEST_TIMEOUT_MINUTES", "30"))
 # A document whose worker died this many times (killed, out of memory, host lost) fails with a reason.
 SHUZHI_INGEST_MAX_CRASHES = int(os.environ.get("SHUZHI_INGEST_MAX_CRASHES", "3"))
+# A queued document that has not moved for this long is queued again (its message was lost: the broker
+# was down when it was uploaded, say).
+SHUZHI_QUEUED_RESEND_AFTER_SECONDS = int(os.environ.get("SHUZHI_QUEUED_RESEND_AFTER_SECONDS", "120"))
 SHUZHI_EXPIRY_WARNING_DAYS = int(os.environ.get("SHUZHI_EXPIRY_WARNING_DAYS", "30"))
 
 # --- Agent runtime --------------------------------------------------------------------------

@@ -307,13 +307,14 @@ def _finish(document: Document, parsed, count: int, generation: int) -> bool:
 
 
 def documents_resume() -> list[int]:
-    """Queue again the documents whose worker died mid-ingestion; fail those that crashed too often.
+    """Queue again the documents whose worker died mid-ingestion, and queued ones whose message was lost;
+    fail those that crashed too often.
 
     A document "parsing" or "embedding" whose advisory lock nobody holds has no live worker (see the
     module's docstring). Returns the ids queued again.
     """
     limit = settings.SHUZHI_INGEST_MAX_CRASHES
-    queued = []
+    queued = _resend_forgotten()
     for document_id in Document.objects.filter(status__in=WORKING).values_list("pk", flat=True):
         if not _lock(document_id):
             continue  # a worker is on it
@@ -347,12 +348,26 @@ def documents_resume() -> list[int]:
         finally:
             _unlock(document_id)
     if queued:
+        from ..background import task_send
         from ..tasks import ingest_document
 
-        logger.warning("documents %s were interrupted mid-ingestion: queued again", queued)
+        logger.warning("documents %s were interrupted or forgotten: queued again", queued)
         for document_id in queued:  # after letting go of their locks, so the worker that takes one may lock it
-            ingest_document.delay(document_id)
+            task_send(ingest_document, document_id)
     return queued
+
+
+def _resend_forgotten() -> list[int]:
+    """Queued documents that have not moved for ``SHUZHI_QUEUED_RESEND_AFTER_SECONDS``: their message was lost (the broker
+    was down when they were uploaded, say). A second message for one still on its way is harmless: the
+    delivery that comes second finds it taken or done."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SHUZHI_QUEUED_RESEND_AFTER_SECONDS)
+    forgotten = list(
+        Document.objects.filter(status=Document.Status.QUEUED, updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    if forgotten:
+        Document.objects.filter(pk__in=forgotten, status=Document.Status.QUEUED).update(updated_at=timezone.now())
+    return forgotten
 
 
 def documents_fail_stuck(*, minutes: int | None = None) -> int:
@@ -381,10 +396,11 @@ def knowledge_base_configure(*, knowledge_base: KnowledgeBase) -> bool:
             indexed_endpoint=knowledge_base.embedding_endpoint, indexed_model=knowledge_base.embedding_model
         )
         return False
+    from ..background import task_send
     from ..tasks import reembed_knowledge_base
 
     KnowledgeBase.objects.filter(pk=knowledge_base.pk).update(reembed_beat_at=timezone.now())
-    transaction.on_commit(lambda: reembed_knowledge_base.delay(knowledge_base.pk))
+    transaction.on_commit(lambda: task_send(reembed_knowledge_base, knowledge_base.pk))
     return True
 
 
@@ -473,6 +489,7 @@ def knowledge_bases_resume() -> list[int]:
     """Queue again the re-embeddings no worker is doing: a knowledge base whose configured model differs
     from its indexed one, nobody holding its lock, no heartbeat for ``REEMBED_RESUME_AFTER``. The
     documents already embedded in the new generation are kept (``_missing`` skips them)."""
+    from ..background import task_send
     from ..tasks import reembed_knowledge_base
 
     cutoff = timezone.now() - REEMBED_RESUME_AFTER
@@ -492,8 +509,8 @@ def knowledge_bases_resume() -> list[int]:
             KnowledgeBase.objects.filter(pk=kb.pk).update(reembed_beat_at=timezone.now())
         finally:
             _advisory("SELECT pg_advisory_unlock(%s)", key)
-        reembed_knowledge_base.delay(kb.pk)
-        queued.append(kb.pk)
+        if task_send(reembed_knowledge_base, kb.pk):
+            queued.append(kb.pk)
     if queued:
         logger.warning("re-embedding of knowledge bases %s was interrupted: queued again", queued)
     return queued
