@@ -43,6 +43,15 @@ def fail_stuck_runs() -> int:
 
 
 @shared_task
+def resume_interrupted_work() -> dict[str, list[int]]:
+    """Queue again the ingestions and re-embeddings whose worker died (see agents/knowledge/ingestion.py)."""
+    from .knowledge.ingestion import documents_resume, knowledge_bases_resume
+
+    with audit.context(via="task"):
+        return {"documents": documents_resume(), "knowledge_bases": knowledge_bases_resume()}
+
+
+@shared_task
 def send_expiry_warnings() -> int:
     from .knowledge.expiry import expiry_warnings_send
 
@@ -107,16 +116,21 @@ def resume_batch_jobs() -> list[int]:
 
 @worker_ready.connect
 def _resume_batch_jobs_on_start(sender=None, **kwargs) -> None:
-    """A worker coming up (after a restart, say) takes over the running batch jobs nobody is processing."""
+    """A worker coming up (after a restart, say) takes over the running batch jobs and ingestions nobody is
+    processing, and reconciles the usage rollups."""
     from django.db import connection
 
     from .batch.processing import batch_jobs_resume
+    from .knowledge.ingestion import documents_resume
 
     try:
         resumed = batch_jobs_resume()
         if resumed:
             log.info("resumed batch jobs %s", resumed)
-    except Exception:  # the worker must start even when the database is not there yet
-        log.exception("could not resume batch jobs")
+        with audit.context(via="task"):
+            documents_resume()
+        reconcile_usage.delay()  # a reconciliation cut off by the crash (it changed nothing) is done again now
+    except Exception:  # the worker must start even when the database or the broker is not there yet
+        log.exception("could not resume interrupted work")
     finally:
         connection.close()

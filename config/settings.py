@@ -245,12 +245,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_week="mon", hour=8, minute=0),
     },
     # Batch jobs whose worker died are taken over (a worker coming up does the same at once).
-    "resume-batch-jobs": {"task": "agents.tasks.resume_batch_jobs", "schedule": 60.0},
+    "resume-batch-jobs": {"task": "agents.tasks.resume_batch_jobs", "schedule": 30.0},
+    # Ingestions and re-embeddings whose worker died are queued again (see agents/knowledge/ingestion.py).
+    "resume-interrupted-work": {
+        "task": "agents.tasks.resume_interrupted_work",
+        "schedule": float(os.environ.get("SHUZHI_RESUME_EVERY_SECONDS", "30")),
+    },
 }
 
 # --- Knowledge bases --------------------------------------------------------------------------
 SHUZHI_UPLOAD_MAX_MB = int(os.environ.get("SHUZHI_UPLOAD_MAX_MB", "50"))
 SHUZHI_INGEST_TIMEOUT_MINUTES = int(os.environ.get("SHUZHI_INGEST_TIMEOUT_MINUTES", "30"))
+# A document whose worker died this many times (killed, out of memory, host lost) fails with a reason.
+SHUZHI_INGEST_MAX_CRASHES = int(os.environ.get("SHUZHI_INGEST_MAX_CRASHES", "3"))
+# A queued document that has not moved for this long is queued again (its message was lost: the broker
+# was down when it was uploaded, say).
+SHUZHI_QUEUED_RESEND_AFTER_SECONDS = int(os.environ.get("SHUZHI_QUEUED_RESEND_AFTER_SECONDS", "120"))
 SHUZHI_EXPIRY_WARNING_DAYS = int(os.environ.get("SHUZHI_EXPIRY_WARNING_DAYS", "30"))
 
 # --- Agent runtime --------------------------------------------------------------------------
@@ -267,7 +277,7 @@ SHUZHI_TOOL_RESPONSE_MAX_BYTES = int(os.environ.get("SHUZHI_TOOL_RESPONSE_MAX_BY
 SHUZHI_STREAM_STALL_SECONDS = float(os.environ.get("SHUZHI_STREAM_STALL_SECONDS", "60"))
 # Batch runs: the most data rows and megabytes in one uploaded file; the most threads (each with a
 # database connection) one worker process gives a job, whatever its endpoint's max_concurrency; and
-# after how long without a heartbeat a running job is taken over by another worker.
+# after how long a queued job's message is taken for lost and the job queued again.
 SHUZHI_BATCH_MAX_ROWS = int(os.environ.get("SHUZHI_BATCH_MAX_ROWS", "50000"))
 SHUZHI_BATCH_MAX_MB = int(os.environ.get("SHUZHI_BATCH_MAX_MB", "20"))
 SHUZHI_BATCH_MAX_THREADS = int(os.environ.get("SHUZHI_BATCH_MAX_THREADS", "32"))

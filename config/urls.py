@@ -19,3 +19,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
 ]
+
+# PostgreSQL down: 503 in the user's language (a page, or the APIs' error format), never a bare 500.
+handler500 = "config.outages.server_error"

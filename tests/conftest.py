@@ -71,6 +71,16 @@ def celery_worker(transactional_db):
 
 
 @pytest.fixture
+def redis_server(tmp_path):
+    """A Redis server of this test's own on loopback (mark the test ``@pytest.mark.redis``)."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def wait_for():
     """Poll a condition (what a user watching the page does) until it holds or time runs out."""
     import time

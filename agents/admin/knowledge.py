@@ -21,11 +21,18 @@ from tenants.admin_site import INDEX_PANELS
 from tenants.models import Department
 from tenants.roles import Action
 
+from .. import background
 from ..knowledge.expiry import expiry_report
 from ..knowledge.ingestion import document_retry, knowledge_base_configure
 from ..knowledge.retrieval import retrieve
 from ..knowledge.uploads import document_upload
 from ..models import Document, KnowledgeBase
+
+
+def background_unavailable_message(count: int) -> str:
+    return gettext(
+        "后台任务服务暂不可用：已保存 %(n)s 个文件，服务恢复后将自动开始处理，无需重新上传。"
+    ) % {"n": count}
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -157,20 +164,23 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             created, refused = 0, []
-            for uploaded in form.cleaned_data["files"]:
-                try:
-                    with transaction.atomic():
-                        document_upload(
-                            knowledge_base=kb,
-                            uploaded_file=uploaded,
-                            user=request.user,
-                            title=form.cleaned_data["title"],
-                            **form.metadata(),
-                        )
-                    created += 1
-                except ValidationError as exc:
-                    refused.extend(exc.messages)
-            if created:
+            with background.watch() as outage:
+                for uploaded in form.cleaned_data["files"]:
+                    try:
+                        with transaction.atomic():
+                            document_upload(
+                                knowledge_base=kb,
+                                uploaded_file=uploaded,
+                                user=request.user,
+                                title=form.cleaned_data["title"],
+                                **form.metadata(),
+                            )
+                        created += 1
+                    except ValidationError as exc:
+                        refused.extend(exc.messages)
+            if created and outage.happened:
+                self.message_user(request, background_unavailable_message(created), messages.WARNING)
+            elif created:
                 self.message_user(
                     request, gettext("已上传 %(n)s 个文件，正在后台处理。") % {"n": created}, messages.SUCCESS
                 )

@@ -140,8 +140,8 @@ def batch_job_process(*, job_id: int) -> str:
 
 
 def batch_jobs_resume(*, stale_after: timedelta | None = None) -> list[int]:
-    """Queue again the jobs no processor is working on: "running" with no live processor, or queued but
-    forgotten (a lost message). With ``stale_after``, only jobs whose heartbeat is at least that old.
+    """Queue again the jobs no processor is working on: "running" with no live processor, or (with
+    ``stale_after``) queued but forgotten: a lost message, its heartbeat at least that old.
 
     Returns the ids queued. Queueing touches the heartbeat, so a job waiting in the queue is not queued
     twice by the next beat.
@@ -149,18 +149,24 @@ def batch_jobs_resume(*, stale_after: timedelta | None = None) -> list[int]:
     from ..tasks import process_batch_job
 
     now = timezone.now()
-    jobs = BatchJob.objects.filter(status__in=[BatchJob.Status.RUNNING, BatchJob.Status.QUEUED])
+    # "Running" with nobody holding the job's lock is a dead processor whatever its heartbeat says (the
+    # lock is taken before the job turns running and let go after it stops), so it is queued again at once.
+    jobs = BatchJob.objects.filter(status=BatchJob.Status.RUNNING)
     if stale_after is not None:
         cutoff = now - stale_after
-        jobs = jobs.filter(heartbeat_at__lt=cutoff) | jobs.filter(heartbeat_at__isnull=True, created_at__lt=cutoff)
+        queued_jobs = BatchJob.objects.filter(status=BatchJob.Status.QUEUED)
+        jobs = (
+            jobs
+            | queued_jobs.filter(heartbeat_at__lt=cutoff)
+            | queued_jobs.filter(heartbeat_at__isnull=True, created_at__lt=cutoff)
+        )
     queued = []
     processes = max(1, settings.SHUZHI_BATCH_PROCESSES)
     for job_id, status in jobs.values_list("pk", "status"):
         if status == BatchJob.Status.RUNNING and not _nobody_processing(job_id):
             continue
-        if status == BatchJob.Status.QUEUED and stale_after is None:
-            continue  # its message is on its way; only the beat, after a while, decides it was lost
-        if BatchJob.objects.filter(pk=job_id, status=status).update(heartbeat_at=now):
+        # Queued again (with a fresh heartbeat): the next beat leaves it to its message for a while.
+        if BatchJob.objects.filter(pk=job_id, status=status).update(status=BatchJob.Status.QUEUED, heartbeat_at=now):
             for _n in range(processes):
                 process_batch_job.delay(job_id)
             queued.append(job_id)

@@ -141,11 +141,14 @@ def _mapping_check(*, agent, table: Table, message_column: str, form_columns, er
 
 def _enqueue_on_commit(job_id: int) -> None:
     """Queue the job once the transaction commits: for ``SHUZHI_BATCH_PROCESSES`` worker processes at once."""
+    from ..background import task_send
     from ..tasks import process_batch_job
 
     def enqueue() -> None:
+        # With the broker down the job stays queued; batch_jobs_resume queues it again once it is back.
         for _n in range(max(1, settings.SHUZHI_BATCH_PROCESSES)):
-            process_batch_job.delay(job_id)
+            if not task_send(process_batch_job, job_id):
+                break
 
     transaction.on_commit(enqueue)
 

@@ -3,19 +3,30 @@
 Uploads (the one upload rule, storing a document) live in ``uploads``.
 
 Ingestion is idempotent: the document row is claimed under a lock, a second delivery of the same
-task finds it taken or finished and does nothing, and passages are replaced in one transaction,
-so a document never has passages from two runs, and a replaced document's old passages leave in
-the same transaction the new ones arrive.
+task finds it taken or finished and does nothing. Passages are stored batch by batch as they are
+embedded, hidden from search until the document turns "ready"; a replaced document's old passages
+leave in the same transaction the document turns ready.
+
+Resuming after a crash (a worker killed, out of memory, its host lost): the ingesting worker holds a
+session-level PostgreSQL advisory lock on the document for as long as it works on it, so the lock
+vanishes with the worker's database connection when its process dies. A document "parsing" or
+"embedding" whose lock is free was therefore abandoned: ``documents_resume`` (Celery beat, every
+``SHUZHI_RESUME_EVERY_SECONDS``, and a worker coming up) queues it again, counting the crash. The next
+worker parses it again (parsing and chunking are deterministic), keeps the stored passages that match
+its chunks and embeds only the rest. After ``SHUZHI_INGEST_MAX_CRASHES`` crashes the document fails with
+a reason instead of taking a worker down once more.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,12 +40,34 @@ from .uploads import document_enqueue, upload_limit_bytes
 
 logger = logging.getLogger(__name__)
 IN_PROGRESS = (Document.Status.QUEUED, Document.Status.PARSING, Document.Status.EMBEDDING)
+WORKING = (Document.Status.PARSING, Document.Status.EMBEDDING)
+# Advisory lock keys (one bigint each): a namespace in the high 32 bits, the document's id in the low ones.
+DOCUMENT_LOCKS = 7_000_921 << 32
+KNOWLEDGE_BASE_LOCKS = 7_000_923 << 32
+REEMBED_RESUME_AFTER = timedelta(minutes=2)  # a queued re-embedding's message is taken for lost after this
+
+
+def _advisory(sql: str, key: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key])
+        return bool(cursor.fetchone()[0])
+
+
+def _lock(document_id: int) -> bool:
+    return _advisory("SELECT pg_try_advisory_lock(%s)", DOCUMENT_LOCKS + document_id)
+
+
+def _unlock(document_id: int) -> None:
+    try:
+        _advisory("SELECT pg_advisory_unlock(%s)", DOCUMENT_LOCKS + document_id)
+    except Exception:  # the connection is gone, and the lock with it
+        logger.warning("document %s: could not release its lock", document_id, exc_info=True)
 
 
 def document_retry(*, document: Document) -> None:
     """Queue a failed (or stuck) document again."""
     Document.objects.filter(pk=document.pk).update(
-        status=Document.Status.QUEUED, progress=0, error="", started_at=None, updated_at=timezone.now()
+        status=Document.Status.QUEUED, progress=0, error="", started_at=None, crashes=0, updated_at=timezone.now()
     )
     document_enqueue(document=document)
 
@@ -52,6 +85,25 @@ def _set(document_id: int, **fields) -> None:
 
 
 def _claim(document_id: int) -> Document | None:
+    """The queued document, now "parsing" and locked by this worker; None if it is not for this delivery."""
+    for attempt in range(3):  # the watchdog may be looking at it this instant: a moment later it is free
+        if _lock(document_id):
+            break
+        if attempt < 2:
+            time.sleep(0.2)
+    else:
+        return None  # being processed by another delivery
+    try:
+        document = _claim_locked(document_id)
+    except BaseException:
+        _unlock(document_id)
+        raise
+    if document is None:
+        _unlock(document_id)
+    return document
+
+
+def _claim_locked(document_id: int) -> Document | None:
     with transaction.atomic():
         document = (
             # of=self: lock the document only. Locking the joined knowledge base too would make a
@@ -81,6 +133,14 @@ def document_ingest(*, document_id: int) -> str:
     document = _claim(document_id)
     if document is None:
         return "skipped"
+    try:
+        return _ingest(document)
+    finally:
+        _unlock(document_id)
+
+
+def _ingest(document: Document) -> str:
+    document_id = document.pk
     knowledge_base = document.knowledge_base
     try:
         with document.file.open("rb") as fh:
@@ -103,15 +163,18 @@ def document_ingest(*, document_id: int) -> str:
         )
         if not chunks:
             raise ParseError(_("未能从文件中提取到文字：文件为空，或是扫描件/图片。"))
-        _set(document_id, status=Document.Status.EMBEDDING, progress=10, kind=parsed.kind)
         # The model the live passages use, so the new ones are searchable with them at once.
         embedder = embedder_for(knowledge_base, live=True)
-        vectors: list[list[float]] = []
-        for start in range(0, len(chunks), BATCH):
+        generation = knowledge_base.generation
+        done = _resumable(document, chunks, generation)
+        _set(document_id, status=Document.Status.EMBEDDING, progress=_progress(done, chunks), kind=parsed.kind)
+        for start in range(done, len(chunks), BATCH):
             batch = chunks[start : start + BATCH]
-            vectors.extend(embedder.passages([_embedding_text(c) for c in batch]))
-            _set(document_id, progress=10 + int(85 * len(vectors) / len(chunks)))
-        _store(document, parsed, chunks, vectors)
+            vectors = embedder.passages([_embedding_text(c) for c in batch])
+            if not _store_batch(document, start, batch, vectors, generation, _progress(start + len(batch), chunks)):
+                return Document.Status.FAILED if _gone_or_failed(document_id) else "skipped"
+        if not _finish(document, parsed, len(chunks), generation):
+            return _after_unfinished(document_id)
     except ParseError as exc:
         _fail(document_id, str(exc))
         return Document.Status.FAILED
@@ -138,33 +201,96 @@ def _embedding_text(chunk) -> str:
     return f"{chunk.heading_path}\n{chunk.text}" if chunk.heading_path else chunk.text
 
 
+def _progress(done: int, chunks) -> int:
+    return 10 + int(85 * done / len(chunks))
+
+
+def _resumable(document: Document, chunks, generation: int) -> int:
+    """How many leading chunks already have their passages stored (by an earlier, interrupted attempt).
+
+    Only passages of the knowledge base's current generation whose text and heading are exactly this
+    attempt's chunks count; anything else this document left behind is deleted.
+    """
+    stored = list(
+        Passage.objects.filter(document=document, generation=generation)
+        .order_by("position")
+        .values_list("position", "text", "heading_path")
+    )
+    done = 0
+    for (position, text, heading), chunk in zip(stored, chunks, strict=False):
+        if position != done or text != chunk.text or heading != chunk.heading_path[:500]:
+            break
+        done += 1
+    stale = Passage.objects.filter(document=document).exclude(generation=generation, position__lt=done)
+    stale.delete()
+    if done:
+        logger.info("document %s: resuming after %s stored passages of %s", document.pk, done, len(chunks))
+    return done
+
+
+def _store_batch(document: Document, start: int, chunks, vectors, generation: int, progress: int) -> bool:
+    """Store one embedded batch of passages (hidden until the document is ready); False if the document
+    is no longer this attempt's to store (deleted, or failed meanwhile)."""
+    with transaction.atomic():
+        current = Document.objects.select_for_update().filter(pk=document.pk).values_list("status", flat=True)
+        if current.first() != Document.Status.EMBEDDING:
+            return False
+        dimension = len(vectors[0])
+        Passage.objects.bulk_create(
+            Passage(
+                knowledge_base_id=document.knowledge_base_id,
+                document=document,
+                position=start + i,
+                text=chunk.text,
+                heading_path=chunk.heading_path[:500],
+                page=chunk.page,
+                dimension=dimension,
+                embedding=vector,
+                generation=generation,
+                tokens=token_text(f"{without_title(chunk.heading_path, document.title)} {chunk.text}"),
+            )
+            for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+        )
+        Document.objects.filter(pk=document.pk).update(progress=progress, updated_at=timezone.now())
+    return True
+
+
+def _gone_or_failed(document_id: int) -> bool:
+    return Document.objects.filter(pk=document_id, status=Document.Status.FAILED).exists()
+
+
+def _after_unfinished(document_id: int) -> str:
+    """The knowledge base switched to a new embedding model while this document was embedded with the old
+    one: its passages are dropped and it is queued again, to be embedded with the new model."""
+    current = Document.objects.filter(pk=document_id).values_list("status", flat=True).first()
+    if current != Document.Status.EMBEDDING:
+        return "skipped" if current is None else current
+    with transaction.atomic():
+        Passage.objects.filter(document_id=document_id).delete()
+        _set(document_id, status=Document.Status.QUEUED, progress=0)
+    document_enqueue(document=Document(pk=document_id))
+    return Document.Status.QUEUED
+
+
 @transaction.atomic
-def _store(document: Document, parsed, chunks, vectors) -> None:
+def _finish(document: Document, parsed, count: int, generation: int) -> bool:
+    """Make the stored passages searchable: the document turns ready, the one it replaces leaves.
+
+    False (and nothing changed) when the document is no longer being embedded, or its passages are not
+    all there in the knowledge base's current generation.
+    """
     current = Document.objects.select_for_update().filter(pk=document.pk).first()
     if current is None or current.status != Document.Status.EMBEDDING:
-        return  # deleted, or given up by the watchdog meanwhile: store nothing
-    dimension = len(vectors[0])
-    generation = (
+        return False  # deleted, or given up meanwhile: nothing to finish
+    live_generation = (
         KnowledgeBase.objects.select_for_update()
         .values_list("generation", flat=True)
         .get(pk=document.knowledge_base_id)
     )
-    Passage.objects.filter(document=document).delete()
-    Passage.objects.bulk_create(
-        Passage(
-            knowledge_base_id=document.knowledge_base_id,
-            document=document,
-            position=i,
-            text=chunk.text,
-            heading_path=chunk.heading_path[:500],
-            page=chunk.page,
-            dimension=dimension,
-            embedding=vector,
-            generation=generation,
-            tokens=token_text(f"{without_title(chunk.heading_path, document.title)} {chunk.text}"),
-        )
-        for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
-    )
+    passages = Passage.objects.filter(document=document, generation=live_generation)
+    if live_generation != generation or passages.count() != count:
+        return False
+    dimension = passages.values_list("dimension", flat=True).first()
     KnowledgeBase.objects.filter(pk=document.knowledge_base_id).update(dimension=dimension)
     if document.replaces_id:
         Passage.objects.filter(document_id=document.replaces_id).delete()
@@ -172,11 +298,76 @@ def _store(document: Document, parsed, chunks, vectors) -> None:
     Document.objects.filter(pk=document.pk).update(
         status=Document.Status.READY,
         progress=100,
-        passage_count=len(chunks),
+        passage_count=count,
         error="",
         updated_at=timezone.now(),
         title=current.title or parsed.title[:300] or current.original_name,
     )
+    return True
+
+
+def documents_resume() -> list[int]:
+    """Queue again the documents whose worker died mid-ingestion, and queued ones whose message was lost;
+    fail those that crashed too often.
+
+    A document "parsing" or "embedding" whose advisory lock nobody holds has no live worker (see the
+    module's docstring). Returns the ids queued again.
+    """
+    limit = settings.SHUZHI_INGEST_MAX_CRASHES
+    queued = _resend_forgotten()
+    for document_id in Document.objects.filter(status__in=WORKING).values_list("pk", flat=True):
+        if not _lock(document_id):
+            continue  # a worker is on it
+        try:
+            with transaction.atomic():
+                document = Document.objects.select_for_update().filter(pk=document_id, status__in=WORKING).first()
+                if document is None:
+                    continue
+                crashes = document.crashes + 1
+                if crashes >= limit:
+                    logger.warning("document %s: given up after %s interrupted attempts", document_id, crashes)
+                    Passage.objects.filter(document_id=document_id).delete()
+                    Document.objects.filter(pk=document_id).update(
+                        status=Document.Status.FAILED,
+                        crashes=crashes,
+                        progress=0,
+                        passage_count=0,
+                        updated_at=timezone.now(),
+                        error=_(
+                            "处理失败：处理进程已中断 %(n)s 次（可能是文件过大、内存不足或进程被终止），已停止处理。"
+                            "请检查文件后点击“重试”，或联系平台管理员。"
+                        )
+                        % {"n": crashes},
+                    )
+                    continue
+                # The stored passages stay: the next attempt resumes after them.
+                Document.objects.filter(pk=document_id).update(
+                    status=Document.Status.QUEUED, crashes=crashes, updated_at=timezone.now()
+                )
+                queued.append(document_id)
+        finally:
+            _unlock(document_id)
+    if queued:
+        from ..background import task_send
+        from ..tasks import ingest_document
+
+        logger.warning("documents %s were interrupted or forgotten: queued again", queued)
+        for document_id in queued:  # after letting go of their locks, so the worker that takes one may lock it
+            task_send(ingest_document, document_id)
+    return queued
+
+
+def _resend_forgotten() -> list[int]:
+    """Queued documents that have not moved for ``SHUZHI_QUEUED_RESEND_AFTER_SECONDS``: their message was lost (the broker
+    was down when they were uploaded, say). A second message for one still on its way is harmless: the
+    delivery that comes second finds it taken or done."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SHUZHI_QUEUED_RESEND_AFTER_SECONDS)
+    forgotten = list(
+        Document.objects.filter(status=Document.Status.QUEUED, updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    if forgotten:
+        Document.objects.filter(pk__in=forgotten, status=Document.Status.QUEUED).update(updated_at=timezone.now())
+    return forgotten
 
 
 def documents_fail_stuck(*, minutes: int | None = None) -> int:
@@ -205,9 +396,11 @@ def knowledge_base_configure(*, knowledge_base: KnowledgeBase) -> bool:
             indexed_endpoint=knowledge_base.embedding_endpoint, indexed_model=knowledge_base.embedding_model
         )
         return False
+    from ..background import task_send
     from ..tasks import reembed_knowledge_base
 
-    transaction.on_commit(lambda: reembed_knowledge_base.delay(knowledge_base.pk))
+    KnowledgeBase.objects.filter(pk=knowledge_base.pk).update(reembed_beat_at=timezone.now())
+    transaction.on_commit(lambda: task_send(reembed_knowledge_base, knowledge_base.pk))
     return True
 
 
@@ -227,6 +420,18 @@ def knowledge_base_reembed(*, knowledge_base_id: int) -> str:
     The live generation keeps serving searches (queries are embedded with the model it was built
     with) until the switch. Documents ingested meanwhile are picked up before switching.
     """
+    if not _advisory("SELECT pg_try_advisory_lock(%s)", KNOWLEDGE_BASE_LOCKS + knowledge_base_id):
+        return "busy"  # another worker is re-embedding it
+    try:
+        return _reembed(knowledge_base_id)
+    finally:
+        try:
+            _advisory("SELECT pg_advisory_unlock(%s)", KNOWLEDGE_BASE_LOCKS + knowledge_base_id)
+        except Exception:
+            logger.warning("knowledge base %s: could not release its lock", knowledge_base_id, exc_info=True)
+
+
+def _reembed(knowledge_base_id: int) -> str:
     kb = KnowledgeBase.objects.select_related("embedding_endpoint").get(pk=knowledge_base_id)
     if not kb.needs_reembedding:
         return "unchanged"
@@ -256,6 +461,8 @@ def knowledge_base_reembed(*, knowledge_base_id: int) -> str:
                     )
                     for p, v in zip(live, vectors, strict=True)
                 )
+                # The heartbeat the watchdog reads (with the lock) before queueing the work again.
+                KnowledgeBase.objects.filter(pk=kb.pk).update(reembed_beat_at=timezone.now())
         with transaction.atomic():
             current = KnowledgeBase.objects.select_for_update().get(pk=kb.pk)
             if (current.embedding_endpoint_id, current.embedding_model) != target:
@@ -276,6 +483,37 @@ def knowledge_base_reembed(*, knowledge_base_id: int) -> str:
                 dimension=dimension or current.dimension,
             )
             return "switched"
+
+
+def knowledge_bases_resume() -> list[int]:
+    """Queue again the re-embeddings no worker is doing: a knowledge base whose configured model differs
+    from its indexed one, nobody holding its lock, no heartbeat for ``REEMBED_RESUME_AFTER``. The
+    documents already embedded in the new generation are kept (``_missing`` skips them)."""
+    from ..background import task_send
+    from ..tasks import reembed_knowledge_base
+
+    cutoff = timezone.now() - REEMBED_RESUME_AFTER
+    queued = []
+    candidates = (
+        KnowledgeBase.objects.filter(passages__isnull=False)
+        .filter(Q(reembed_beat_at__lt=cutoff) | Q(reembed_beat_at__isnull=True))
+        .distinct()
+    )
+    for kb in candidates.only("pk", "embedding_endpoint", "embedding_model", "indexed_endpoint", "indexed_model"):
+        if not kb.needs_reembedding:
+            continue
+        key = KNOWLEDGE_BASE_LOCKS + kb.pk
+        if not _advisory("SELECT pg_try_advisory_lock(%s)", key):
+            continue
+        try:
+            KnowledgeBase.objects.filter(pk=kb.pk).update(reembed_beat_at=timezone.now())
+        finally:
+            _advisory("SELECT pg_advisory_unlock(%s)", key)
+        if task_send(reembed_knowledge_base, kb.pk):
+            queued.append(kb.pk)
+    if queued:
+        logger.warning("re-embedding of knowledge bases %s was interrupted: queued again", queued)
+    return queued
 
 
 def document_from_sample(*, knowledge_base: KnowledgeBase, sample: dict) -> Document:

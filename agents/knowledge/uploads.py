@@ -135,6 +135,8 @@ def document_upload(
 
 def document_enqueue(*, document: Document) -> None:
     """Schedule the document's ingestion once the transaction that stored it commits."""
+    from ..background import task_send
     from ..tasks import ingest_document  # the tasks module imports the knowledge services
 
-    transaction.on_commit(lambda: ingest_document.delay(document.pk))
+    # With the broker down the document stays queued; the watchdog queues it again once it is back.
+    transaction.on_commit(lambda: task_send(ingest_document, document.pk))

@@ -57,6 +57,9 @@ class KnowledgeBase(models.Model):
     )
     indexed_model = models.CharField(max_length=100, blank=True, editable=False)
     generation = models.PositiveIntegerField(default=0, editable=False)
+    # When a re-embedding was last queued or moved on; with its advisory lock free and this old, its
+    # worker died and the watchdog queues it again.
+    reembed_beat_at = models.DateTimeField(null=True, blank=True, editable=False)
     chunk_size = models.PositiveIntegerField(
         _("分段长度（字）"), default=500, validators=[MinValueValidator(100), MaxValueValidator(4000)]
     )
@@ -192,6 +195,8 @@ class Document(models.Model):
         related_name="+",
     )
     attempts = models.PositiveSmallIntegerField(_("处理次数"), default=0)
+    # Attempts whose worker died (found abandoned by the watchdog); reset by a retry.
+    crashes = models.PositiveSmallIntegerField(_("处理中断次数"), default=0, editable=False)
     started_at = models.DateTimeField(_("开始处理时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)

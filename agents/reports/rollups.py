@@ -179,10 +179,15 @@ def usage_reconcile(*, now: datetime | None = None) -> list[date]:
         if span is not None:
             first = min(span[0], today)
             days.update(first + timedelta(days=n) for n in range((today - first).days + 1))
+        for day in sorted(days):  # all history: one transaction per day
+            usage_day_rebuild(day=day)
     else:
         days.update(_days_with_feedback_since(last - LATE_COMMIT_SLACK))
-    for day in sorted(days):
-        usage_day_rebuild(day=day)
+        # One transaction: a worker killed half-way leaves every counter (and the reconciled_at mark the
+        # next reconciliation starts from) as it was, so the next one rebuilds the same days again.
+        with transaction.atomic():
+            for day in sorted(days):
+                usage_day_rebuild(day=day)
     log.info("usage counters reconciled for %d day(s)", len(days))
     return sorted(days)
 

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from config.urls import urlpatterns as platform_urlpatterns
+from config import urls as platform_urls
 
 
 def boom(request):
     raise RuntimeError("the failure's detail: /etc/shuzhi/secret.conf line 3")
 
 
-urlpatterns = [path("boom/", boom), *platform_urlpatterns]
+urlpatterns = [path("boom/", boom), *platform_urls.urlpatterns]
+handler500 = platform_urls.handler500
