@@ -30,9 +30,7 @@ from ..models import Document, KnowledgeBase
 
 
 def background_unavailable_message(count: int) -> str:
-    return gettext(
-        "后台任务服务暂不可用：已保存 %(n)s 个文件，服务恢复后将自动开始处理，无需重新上传。"
-    ) % {"n": count}
+    return gettext("后台任务服务暂不可用：已保存 %(n)s 个文件，服务恢复后将自动开始处理，无需重新上传。") % {"n": count}
 
 
 class MultipleFileInput(forms.ClearableFileInput):
