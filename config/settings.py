@@ -91,6 +91,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "tenants",
     "agents",
@@ -109,6 +112,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # A role that needs the second factor reaches no page until this session has passed it.
+    "tenants.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -163,6 +170,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The second factor (TOTP, with recovery codes): every local account may set it up; members of these roles
+# ("platform_admin" for platform admins, otherwise a role of tenants/roles.py) must, and reach none of
+# their pages until this session has passed it. On by default, served and in production alike: the
+# demo's admins set it up on their first sign-in (the page shows the key as text too, for any TOTP tool).
+SHUZHI_2FA_REQUIRED = env_bool("SHUZHI_2FA_REQUIRED", True)
+SHUZHI_2FA_ROLES = env_list("SHUZHI_2FA_ROLES", "platform_admin,admin")
+if PRODUCTION and not SHUZHI_2FA_REQUIRED and not env_bool("SHUZHI_2FA_OFF_IN_PRODUCTION", False):
+    raise ImproperlyConfigured(
+        "Production mode requires the second factor for admin roles; "
+        "set SHUZHI_2FA_OFF_IN_PRODUCTION=1 as well to switch it off on purpose."
+    )
+SHUZHI_RECOVERY_CODES = int(os.environ.get("SHUZHI_RECOVERY_CODES", "10"))
+OTP_TOTP_ISSUER = "数智员工平台"
+# A code once used is refused for the rest of its window (django-otp's default); one step of clock drift allowed.
+OTP_TOTP_TOLERANCE = 1
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

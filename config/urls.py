@@ -10,6 +10,7 @@ urlpatterns = [
     path("", tenant_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/2fa/", include("tenants.second_factor_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("workspace/", include("agents.chat.urls")),
     path("reports/", include("agents.reports.urls")),

@@ -160,6 +160,16 @@ class AuditEntry(models.Model):
         CREATE = "create", _("创建")
         UPDATE = "update", _("修改")
         DELETE = "delete", _("删除")
+        # Security events (tenants.audit.event): who signed in or failed to, factors set up or reset.
+        SIGN_IN = "sign_in", _("登录")
+        SIGN_IN_FAILED = "sign_in_failed", _("登录失败")
+        SIGN_OUT = "sign_out", _("退出登录")
+        FACTOR_ENROLLED = "factor_enrolled", _("启用两步验证")
+        FACTOR_RESET = "factor_reset", _("重置两步验证")
+        RECOVERY_CODES_ISSUED = "recovery_issued", _("生成恢复码")
+        RECOVERY_CODE_USED = "recovery_used", _("使用恢复码")
+        PASSWORD_CHANGED = "password_changed", _("修改密码")
+        SESSION_ENDED = "session_ended", _("会话被终止")
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -174,7 +184,7 @@ class AuditEntry(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    kind = models.CharField(_("操作"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("操作"), max_length=20, choices=Kind.choices)
     model = models.CharField(_("对象类型"), max_length=100)
     object_id = models.CharField(_("对象编号"), max_length=64)
     object_repr = models.CharField(_("对象"), max_length=200)

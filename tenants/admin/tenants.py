@@ -10,6 +10,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ..models import AuditEntry, Department, Membership, User
 from ..roles import Action, Role
@@ -149,6 +151,22 @@ class UserAdmin(DjangoUserAdmin):
     def get_inlines(self, request, obj):
         return [] if obj is None else self.inlines
 
+    actions = ["reset_second_factor"]
+
+    @admin.action(description=_("重置所选用户的两步验证"))
+    def reset_second_factor(self, request, queryset):
+        """Remove the chosen people's authenticator and recovery codes (audited, one entry each)."""
+        from ..second_factor import second_factor_reset
+
+        done = 0
+        for user in queryset:
+            if user.pk == request.user.pk or not self._may_edit(request, user):
+                continue  # one's own factor is replaced on one's own page, after passing it
+            done += second_factor_reset(user=user)
+        self.message_user(
+            request, _("已重置 %(count)d 个用户的两步验证，他们下次登录时需要重新设置。") % {"count": done}
+        )
+
     def _may(self, request):
         return request.user.is_superuser or has_role_anywhere(request.user, Action.MANAGE)
 
@@ -218,3 +236,10 @@ class AuditEntryAdmin(DepartmentScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp registers its devices in the admin, where a platform admin could read anyone's TOTP key
+# (and so pass their second factor). Factors are set up by their owner and reset from the user list.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
