@@ -174,7 +174,10 @@ def event(*, kind: str, user=None, username: str = "", details: dict | None = No
     actor = _actor()
     if department is None and user is not None:
         department = (
-            Membership.objects.filter(user=user).order_by("department__path").values_list("department", flat=True).first()
+            Membership.objects.filter(user=user)
+            .order_by("department__path")
+            .values_list("department", flat=True)
+            .first()
         )
     AuditEntry.objects.create(
         actor_id=actor.pk if actor is not None and not getattr(actor, "is_api_key", False) else None,

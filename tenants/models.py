@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat, Substr
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .roles import Action, Role
@@ -41,6 +42,13 @@ class User(AbstractUser):
         help_text=_("邮件等通知使用的语言；用户在页面上切换语言时自动更新。"),
     )
 
+    password_changed_at = models.DateTimeField(_("密码修改时间"), default=timezone.now, editable=False)
+    must_change_password = models.BooleanField(
+        _("下次登录须修改密码"),
+        default=False,
+        help_text=_("管理员创建账号或为他人设置密码后自动勾选；本人修改密码后取消。"),
+    )
+
     objects = UserManager()
 
     class Meta(AbstractUser.Meta):
@@ -50,6 +58,49 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+    def save(self, *args, **kwargs) -> None:
+        # set_password() leaves the raw password in _password until the user is saved: a new password.
+        changed = self._password is not None
+        if changed:
+            self.password_changed_at = timezone.now()
+        super().save(*args, **kwargs)
+        if changed and self.has_usable_password():
+            PasswordHistory.objects.create(user=self, password=self.password)
+
+
+class PasswordHistory(models.Model):
+    """The hashes of a person's earlier passwords, so that the last few are not chosen again."""
+
+    audit_log = False  # the change itself is recorded on the user (masked)
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d}"
+
+
+class SignIn(models.Model):
+    """One successful sign-in: when, from which address, in which session (for "last sign-in" and one session)."""
+
+    audit_log = False  # recorded in the audit log as a security event of its own
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_ins")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    session_key = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.at:%Y-%m-%d %H:%M} {self.address or ''}"
 
 
 class DepartmentQuerySet(ScopedQuerySet):

@@ -164,6 +164,8 @@ def second_factor_verify(*, request, token: str) -> Check:
                     )
                 django_otp.login(request, device)
                 return Check(True)
+    # A wrong code after the right password: a failed sign-in too.
+    audit.event(kind=AuditEntry.Kind.SIGN_IN_FAILED, user=user, details={"step": "second_factor"})
     return Check(False)
 
 

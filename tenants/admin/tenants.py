@@ -153,6 +153,15 @@ class UserAdmin(DjangoUserAdmin):
 
     actions = ["reset_second_factor"]
 
+    def user_change_password(self, request, id, form_url=""):  # noqa: A002  (Django passes it by this name)
+        """The admin's "set password" page: a password set for someone else is changed at their next sign-in."""
+        from ..passwords import password_set_by_admin
+
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            password_set_by_admin(user=self.get_object(request, id), by=request.user)
+        return response
+
     @admin.action(description=_("重置所选用户的两步验证"))
     def reset_second_factor(self, request, queryset):
         """Remove the chosen people's authenticator and recovery codes (audited, one entry each)."""
@@ -199,6 +208,9 @@ class UserAdmin(DjangoUserAdmin):
         return self._may_edit(request, obj)
 
     def save_model(self, request, obj, form, change):
+        if not change:
+            # The person chooses their own password at the first sign-in (SHUZHI_PASSWORD_CHANGE_FIRST_LOGIN).
+            obj.must_change_password = True
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             department = form.cleaned_data.get("department") if not change else None
