@@ -199,7 +199,7 @@ SHUZHI_SINGLE_SESSION = env_bool("SHUZHI_SINGLE_SESSION", False)
 # their pages until this session has passed it. On by default, served and in production alike: the
 # demo's admins set it up on their first sign-in (the page shows the key as text too, for any TOTP tool).
 SHUZHI_2FA_REQUIRED = env_bool("SHUZHI_2FA_REQUIRED", True)
-SHUZHI_2FA_ROLES = env_list("SHUZHI_2FA_ROLES", "platform_admin,admin")
+SHUZHI_2FA_ROLES = env_list("SHUZHI_2FA_ROLES", "platform_admin,admin,security,auditor")
 if PRODUCTION and not SHUZHI_2FA_REQUIRED and not env_bool("SHUZHI_2FA_OFF_IN_PRODUCTION", False):
     raise ImproperlyConfigured(
         "Production mode requires the second factor for admin roles; "

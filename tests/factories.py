@@ -94,6 +94,14 @@ class Tenant:
     def leader(self) -> User:
         return self.users[Role.LEADER]
 
+    @property
+    def security(self) -> User:
+        return self.users[Role.SECURITY]
+
+    @property
+    def auditor(self) -> User:
+        return self.users[Role.AUDITOR]
+
 
 def make_tenant(name: str, parent: Department | None = None) -> Tenant:
     department = make_department(name, parent)

@@ -52,6 +52,7 @@ class DepartmentAdmin(DepartmentScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(DepartmentScopedAdmin):
+    scope_action = Action.ACCOUNTS
     list_display = ["user", "department", "role", "created_at"]
     list_filter = ["department", "role"]
     search_fields = ["user__username", "user__display_name", "department__name"]
@@ -66,15 +67,15 @@ class MembershipInline(admin.TabularInline):
     fields = ["department", "role"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).restrict(request.user, Action.MANAGE)
+        return super().get_queryset(request).restrict(request.user, Action.ACCOUNTS)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "department":
-            kwargs["queryset"] = Department.objects.restrict(request.user, Action.MANAGE)
+            kwargs["queryset"] = Department.objects.restrict(request.user, Action.ACCOUNTS)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _may(self, request):
-        return request.user.is_superuser or has_role_anywhere(request.user, Action.MANAGE)
+        return request.user.is_superuser or has_role_anywhere(request.user, Action.ACCOUNTS)
 
     def has_view_permission(self, request, obj=None):
         return self._may(request)
@@ -112,7 +113,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).restrict(request.user, Action.MANAGE)
+        return super().get_queryset(request).restrict(request.user, Action.ACCOUNTS)
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -141,7 +142,7 @@ class UserAdmin(DjangoUserAdmin):
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if obj is None:
-            form.base_fields["department"].queryset = Department.objects.restrict(request.user, Action.MANAGE)
+            form.base_fields["department"].queryset = Department.objects.restrict(request.user, Action.ACCOUNTS)
             if not request.user.is_superuser:
                 form.base_fields["department"].required = True
             else:
@@ -177,7 +178,7 @@ class UserAdmin(DjangoUserAdmin):
         )
 
     def _may(self, request):
-        return request.user.is_superuser or has_role_anywhere(request.user, Action.MANAGE)
+        return request.user.is_superuser or has_role_anywhere(request.user, Action.ACCOUNTS)
 
     def has_module_permission(self, request):
         return self._may(request)
@@ -197,7 +198,7 @@ class UserAdmin(DjangoUserAdmin):
             return True
         if obj.is_superuser:
             return False
-        managed = department_ids(request.user, Action.MANAGE)
+        managed = department_ids(request.user, Action.ACCOUNTS)
         # A user who also belongs elsewhere is edited by a platform admin, not by one department.
         return set(obj.memberships.values_list("department_id", flat=True)) <= set(managed)
 
@@ -220,7 +221,9 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(DepartmentScopedAdmin):
-    """The audit log, read-only for everyone: nobody can add, change or delete an entry."""
+    """The audit log, read-only for everyone: nobody can add, change or delete an entry, platform admins included."""
+
+    scope_action = Action.AUDIT
 
     list_display = ["at", "actor_name", "department", "kind", "model", "object_repr", "request_id"]
     list_filter = ["kind", "model", "department", "at"]

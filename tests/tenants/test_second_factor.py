@@ -74,10 +74,15 @@ def test_the_enumeration_covers_admin_workspace_and_reports():
 
 @pytest.fixture
 def admins(tenant_a, tenant_b, platform_admin):
-    return {"platform admin": platform_admin, "department admin": tenant_a.admin}
+    return {
+        "platform admin": platform_admin,
+        "department admin": tenant_a.admin,
+        "security admin": tenant_a.security,
+        "audit admin": tenant_a.auditor,
+    }
 
 
-@pytest.mark.parametrize("who", ["platform admin", "department admin"])
+@pytest.mark.parametrize("who", ["platform admin", "department admin", "security admin", "audit admin"])
 def test_no_page_of_an_admin_role_opens_before_the_second_factor(who, admins):
     client = Client()
     client.force_login(admins[who], backend="django.contrib.auth.backends.ModelBackend")
