@@ -91,6 +91,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "csp",
     "tenants",
     "agents",
@@ -109,7 +112,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle and over-age sessions are signed out (before anything else looks at the person).
+    "tenants.session_policy.SessionLimitsMiddleware",
+    # A role that needs the second factor reaches no page until this session has passed it.
+    "tenants.middleware.SecondFactorRequiredMiddleware",
+    # Then a password an admin set, or an expired one, is changed before anything else.
+    "tenants.session_policy.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -134,6 +145,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "tenants.context_processors.roles",
+                "tenants.context_processors.session_limits",
             ],
         },
     },
@@ -157,12 +169,46 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# The password policy (tenants/passwords.py): length, character classes (of lower-case, capitals, digits,
+# symbols), none of the last N passwords, expiry after so many days (0: never; a reminder in the last
+# days), and a change at first sign-in for accounts an admin created or whose password an admin set.
+SHUZHI_PASSWORD_MIN_LENGTH = int(os.environ.get("SHUZHI_PASSWORD_MIN_LENGTH", "10"))
+SHUZHI_PASSWORD_CLASSES = int(os.environ.get("SHUZHI_PASSWORD_CLASSES", "3"))
+SHUZHI_PASSWORD_HISTORY = int(os.environ.get("SHUZHI_PASSWORD_HISTORY", "5"))
+SHUZHI_PASSWORD_MAX_DAYS = int(os.environ.get("SHUZHI_PASSWORD_MAX_DAYS", "90"))
+SHUZHI_PASSWORD_WARN_DAYS = int(os.environ.get("SHUZHI_PASSWORD_WARN_DAYS", "7"))
+SHUZHI_PASSWORD_CHANGE_FIRST_LOGIN = env_bool("SHUZHI_PASSWORD_CHANGE_FIRST_LOGIN", True)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": SHUZHI_PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "tenants.passwords.CharacterClassesValidator"},
+    {"NAME": "tenants.passwords.PasswordHistoryValidator"},
 ]
+# Sessions: signed out after so many idle minutes (a warning first, with a button to stay), and after
+# SHUZHI_SESSION_HOURS whatever happens; optionally one session per person (a new sign-in ends the others).
+SHUZHI_IDLE_MINUTES = int(os.environ.get("SHUZHI_IDLE_MINUTES", "30"))
+SHUZHI_IDLE_WARNING_SECONDS = int(os.environ.get("SHUZHI_IDLE_WARNING_SECONDS", "120"))
+SHUZHI_SINGLE_SESSION = env_bool("SHUZHI_SINGLE_SESSION", False)
+# The second factor (TOTP, with recovery codes): every local account may set it up; members of these roles
+# ("platform_admin" for platform admins, otherwise a role of tenants/roles.py) must, and reach none of
+# their pages until this session has passed it. On by default, served and in production alike: the
+# demo's admins set it up on their first sign-in (the page shows the key as text too, for any TOTP tool).
+SHUZHI_2FA_REQUIRED = env_bool("SHUZHI_2FA_REQUIRED", True)
+SHUZHI_2FA_ROLES = env_list("SHUZHI_2FA_ROLES", "platform_admin,admin,security,auditor")
+if PRODUCTION and not SHUZHI_2FA_REQUIRED and not env_bool("SHUZHI_2FA_OFF_IN_PRODUCTION", False):
+    raise ImproperlyConfigured(
+        "Production mode requires the second factor for admin roles; "
+        "set SHUZHI_2FA_OFF_IN_PRODUCTION=1 as well to switch it off on purpose."
+    )
+SHUZHI_RECOVERY_CODES = int(os.environ.get("SHUZHI_RECOVERY_CODES", "10"))
+OTP_TOTP_ISSUER = "数智员工平台"
+# A code once used is refused for the rest of its window (django-otp's default); one step of clock drift allowed.
+OTP_TOTP_TOLERANCE = 1
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -310,6 +356,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# The absolute lifetime of a session (tenants/session_policy.py), whatever the activity.
 SESSION_COOKIE_AGE = int(os.environ.get("SHUZHI_SESSION_HOURS", "12")) * 3600
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SHUZHI_SSL_REDIRECT", True)

@@ -1,4 +1,4 @@
-"""The admin site: platform admins (superusers) and department admins may enter."""
+"""The admin site: platform admins (superusers), department admins, security admins and audit admins may enter."""
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -9,9 +9,13 @@ from django.utils.translation import gettext_lazy as _
 from .roles import Action
 from .scoping import has_role_anywhere
 
+ADMIN_ACTIONS = (Action.MANAGE, Action.ACCOUNTS, Action.AUDIT)
+
 
 def may_enter_admin(user) -> bool:
-    return bool(user.is_active and (user.is_superuser or has_role_anywhere(user, Action.MANAGE)))
+    return bool(
+        user.is_active and (user.is_superuser or any(has_role_anywhere(user, action) for action in ADMIN_ACTIONS))
+    )
 
 
 class AdminLoginForm(AdminAuthenticationForm):

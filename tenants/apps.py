@@ -14,7 +14,10 @@ class TenantsConfig(AppConfig):
         audit.connect()
 
     def ready(self) -> None:
+        from . import sign_ins
+
         self.connect_audit()
+        sign_ins.connect()
 
 
 class ShuzhiAdminConfig(admin_apps.AdminConfig):

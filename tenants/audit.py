@@ -161,6 +161,38 @@ def record(*, obj, kind: str, changes: dict) -> None:
     )
 
 
+def event(*, kind: str, user=None, username: str = "", details: dict | None = None, department=None) -> None:
+    """Record a security event about ``user`` (or, for a failed sign-in, the ``username`` tried).
+
+    The actor is whoever acts in the current :func:`context` (for a sign-in, nobody yet: the entry
+    names the person in ``object_repr``); ``details`` lands in ``changes``. The department is the
+    person's first department, so that its admins read what happened to their members.
+    """
+    from .models import AuditEntry, Membership
+
+    ctx = current()
+    actor = _actor()
+    if department is None and user is not None:
+        department = (
+            Membership.objects.filter(user=user)
+            .order_by("department__path")
+            .values_list("department", flat=True)
+            .first()
+        )
+    AuditEntry.objects.create(
+        actor_id=actor.pk if actor is not None and not getattr(actor, "is_api_key", False) else None,
+        actor_name=actor.get_username() if actor is not None and not getattr(actor, "is_api_key", False) else "",
+        department_id=getattr(department, "pk", department),
+        kind=kind,
+        model="tenants.User",
+        object_id=str(user.pk) if user is not None else "",
+        object_repr=(user.get_username() if user is not None else username)[:200],
+        changes=json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder)),
+        request_id=ctx.request_id,
+        via=ctx.via,
+    )
+
+
 def _pre_save(sender, instance, raw=False, **kwargs):
     if raw or not _recording(sender):
         return

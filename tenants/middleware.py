@@ -84,3 +84,59 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
         ):
             get_user_model().objects.filter(pk=user.pk).update(language=request.LANGUAGE_CODE)
         return super().process_response(request, response)
+
+
+class SecondFactorRequiredMiddleware:
+    """Until this session has passed the second factor, a person who needs it reaches only the open pages.
+
+    Who needs it: see :func:`tenants.second_factor.needs_verification`. They are sent to set it up
+    (no authenticator yet) or to pass it, and come back where they were going. Open: signing in and
+    out, the second factor's own pages, the language switch, static files, the health check, and the
+    APIs (which take API keys, never a session).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not request.path.startswith(self._open_paths())
+            and not user.is_verified()
+        ):
+            from django.shortcuts import redirect
+            from django.urls import reverse
+            from django.utils.http import urlencode
+
+            from . import second_factor
+
+            if second_factor.needs_verification(user=user):
+                name = "second_factor:verify" if second_factor.has_second_factor(user=user) else "second_factor:setup"
+                target = f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}"
+                if request.headers.get("HX-Request") == "true":
+                    from django.http import HttpResponse
+
+                    # An htmx swap would put the page inside the page: the browser goes there instead.
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = target
+                    return response
+                return redirect(target)
+        return self.get_response(request)
+
+    @staticmethod
+    def _open_paths() -> tuple[str, ...]:
+        from django.urls import reverse
+
+        return (
+            reverse("login"),
+            reverse("logout"),
+            reverse("admin:logout"),
+            "/accounts/2fa/",
+            "/i18n/",
+            "/" + settings.STATIC_URL.lstrip("/"),
+            "/healthz",
+            "/favicon.ico",
+            *API_PATHS,
+        )

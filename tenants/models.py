@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat, Substr
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .roles import Action, Role
@@ -41,6 +42,13 @@ class User(AbstractUser):
         help_text=_("邮件等通知使用的语言；用户在页面上切换语言时自动更新。"),
     )
 
+    password_changed_at = models.DateTimeField(_("密码修改时间"), default=timezone.now, editable=False)
+    must_change_password = models.BooleanField(
+        _("下次登录须修改密码"),
+        default=False,
+        help_text=_("管理员创建账号或为他人设置密码后自动勾选；本人修改密码后取消。"),
+    )
+
     objects = UserManager()
 
     class Meta(AbstractUser.Meta):
@@ -50,6 +58,49 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+    def save(self, *args, **kwargs) -> None:
+        # set_password() leaves the raw password in _password until the user is saved: a new password.
+        changed = self._password is not None
+        if changed:
+            self.password_changed_at = timezone.now()
+        super().save(*args, **kwargs)
+        if changed and self.has_usable_password():
+            PasswordHistory.objects.create(user=self, password=self.password)
+
+
+class PasswordHistory(models.Model):
+    """The hashes of a person's earlier passwords, so that the last few are not chosen again."""
+
+    audit_log = False  # the change itself is recorded on the user (masked)
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d}"
+
+
+class SignIn(models.Model):
+    """One successful sign-in: when, from which address, in which session (for "last sign-in" and one session)."""
+
+    audit_log = False  # recorded in the audit log as a security event of its own
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_ins")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    session_key = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.at:%Y-%m-%d %H:%M} {self.address or ''}"
 
 
 class DepartmentQuerySet(ScopedQuerySet):
@@ -160,6 +211,16 @@ class AuditEntry(models.Model):
         CREATE = "create", _("创建")
         UPDATE = "update", _("修改")
         DELETE = "delete", _("删除")
+        # Security events (tenants.audit.event): who signed in or failed to, factors set up or reset.
+        SIGN_IN = "sign_in", _("登录")
+        SIGN_IN_FAILED = "sign_in_failed", _("登录失败")
+        SIGN_OUT = "sign_out", _("退出登录")
+        FACTOR_ENROLLED = "factor_enrolled", _("启用两步验证")
+        FACTOR_RESET = "factor_reset", _("重置两步验证")
+        RECOVERY_CODES_ISSUED = "recovery_issued", _("生成恢复码")
+        RECOVERY_CODE_USED = "recovery_used", _("使用恢复码")
+        PASSWORD_CHANGED = "password_changed", _("修改密码")
+        SESSION_ENDED = "session_ended", _("会话被终止")
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -174,7 +235,7 @@ class AuditEntry(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    kind = models.CharField(_("操作"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("操作"), max_length=20, choices=Kind.choices)
     model = models.CharField(_("对象类型"), max_length=100)
     object_id = models.CharField(_("对象编号"), max_length=64)
     object_repr = models.CharField(_("对象"), max_length=200)

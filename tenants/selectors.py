@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .models import Department, Membership
-from .roles import Action, Role
+from .roles import BUSINESS_ROLES, Action, Role
 from .scoping import ALL, department_ids
 
 
@@ -31,13 +31,13 @@ def sections_for(*, user) -> list[dict]:
     """The parts of the platform a user can open, in the order they matter to them."""
     roles = user_roles(user=user)
     sections = []
-    if user.is_superuser or roles:
+    if user.is_superuser or roles & BUSINESS_ROLES:
         sections.append({"key": "workspace", "url_name": "chat:workspace"})
     if user.is_superuser or Role.REVIEWER in roles:
         sections.append({"key": "review", "url_name": "chat:review"})
     if user.is_superuser or roles & {Role.LEADER, Role.ADMIN}:
         sections.append({"key": "reports", "url_name": "reports:home"})
-    if user.is_superuser or Role.ADMIN in roles:
+    if user.is_superuser or roles & {Role.ADMIN, Role.SECURITY, Role.AUDITOR}:
         sections.append({"key": "admin", "url_name": "admin:index"})
     return sections
 
@@ -53,7 +53,7 @@ def home_url_name(*, user) -> str:
         return "chat:review"
     if Role.LEADER in roles:
         return "reports:home"
-    if Role.ADMIN in roles:
+    if roles & {Role.ADMIN, Role.SECURITY, Role.AUDITOR}:
         return "admin:index"
     return "no_role"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import make_department, make_tenant, make_user
+from tests.factories import make_department, make_tenant, make_user, sign_in
 
 
 @pytest.fixture
@@ -25,11 +25,10 @@ def platform_admin(db):
 
 @pytest.fixture
 def login(client):
-    """Log a user in (bypassing the login form) and return the client."""
+    """Log a user in (bypassing the login form, past the second factor when it is needed) and return the client."""
 
     def _login(user):
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        return client
+        return sign_in(client, user)
 
     return _login
 

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
 
+from tenants.roles import Action
 from tenants.scoping import department_id_of, is_department_owned, is_shared
 from tests.isolation import load_specs
 
@@ -215,3 +216,75 @@ def test_list_filters_name_no_other_departments_objects(spec, objects, tenant_a,
         if theirs is None or theirs == ours or is_shared(theirs):
             continue
         assert f">{theirs}<" not in html, (path, str(theirs))
+
+
+# ------------------------------------------------------------------ separated duties (三员分立)
+# The security admin manages people and roles, the audit admin reads the audit log: each reaches the
+# models whose admin is scoped to their duty, in their own department only, and none of the others.
+DUTIES = {"security": Action.ACCOUNTS, "auditor": Action.AUDIT}
+
+
+def _scope_action(spec) -> str:
+    return getattr(admin.site._registry[spec.model], "scope_action", Action.MANAGE)
+
+
+@all_specs
+@pytest.mark.parametrize("role", sorted(DUTIES))
+def test_separated_duties_reach_their_duty_in_their_department_and_no_business_data(
+    spec, role, objects, tenant_a, login
+):
+    own, other = objects(spec)
+    client = login(tenant_a.users[role])
+    if _scope_action(spec) == DUTIES[role]:
+        html = client.get(url(spec.model, "changelist")).content.decode()
+        assert spec.label(own) in html and spec.label(other) not in html
+        assert client.get(url(spec.model, "change", own.pk)).status_code == 200
+        assert client.get(url(spec.model, "change", other.pk)).status_code == 404
+        return
+    for page in (url(spec.model, "changelist"), url(spec.model, "change", own.pk)):
+        response = client.get(page)
+        assert response.status_code in (403, 404), page
+        assert spec.label(own) not in response.content.decode()
+    before = spec.model._base_manager.filter(pk=own.pk).count()
+    client.post(url(spec.model, "delete", own.pk), {"post": "yes"})
+    assert spec.model._base_manager.filter(pk=own.pk).count() == before
+
+
+def test_every_duty_has_a_model_to_look_after():
+    scoped = {_scope_action(s()) for s in SPECS}
+    assert set(DUTIES.values()) <= scoped
+
+
+@pytest.mark.parametrize("role", sorted(DUTIES))
+def test_separated_duties_never_reach_the_workspace_or_reports(role, tenant_a, tenant_b, login):
+    client = login(tenant_a.users[role])
+    for name in ("chat:workspace", "chat:review", "reports:home"):
+        assert client.get(reverse(name)).status_code in (302, 403), name
+    assert client.get(reverse("home"))["Location"] == reverse("admin:index")
+
+
+def test_the_security_admin_manages_their_departments_people_only(tenant_a, tenant_b, login):
+    client = login(tenant_a.security)
+    html = client.get(reverse("admin:tenants_user_changelist")).content.decode()
+    assert tenant_a.staff.username in html and tenant_b.staff.username not in html
+    assert client.get(reverse("admin:tenants_user_change", args=[tenant_a.staff.pk])).status_code == 200
+    assert client.get(reverse("admin:tenants_user_change", args=[tenant_b.staff.pk])).status_code == 404
+
+
+def test_the_audit_admin_reads_but_changes_nothing(tenant_a, tenant_b, login):
+    client = login(tenant_a.auditor)
+    assert client.get(reverse("admin:tenants_user_changelist")).status_code == 403
+    assert client.get(reverse("admin:tenants_membership_add")).status_code == 403
+    assert client.get(reverse("admin:tenants_auditentry_add")).status_code == 403
+
+
+def test_not_even_the_platform_admin_deletes_an_audit_entry(tenant_a, tenant_b, platform_admin, login):
+    from tenants.models import AuditEntry
+
+    entry = AuditEntry.objects.create(department=tenant_a.department, kind="update", model="x", object_id="1")
+    client = login(platform_admin)
+    assert client.post(url(AuditEntry, "delete", entry.pk), {"post": "yes"}).status_code == 403
+    client.post(
+        url(AuditEntry, "changelist"), {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"}
+    )
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()

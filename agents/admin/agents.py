@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from tenants.admin import DepartmentScopedAdmin
 from tenants.models import Department
-from tenants.roles import Role
+from tenants.roles import BUSINESS_ROLES, Role
 
 from ..builder.diff import VERSIONED_FIELDS, draft_changes
 from ..builder.model_choices import endpoint_model_choices
@@ -34,7 +34,11 @@ from ..models import Agent, AgentVersion, ModelEndpoint
 class AgentForm(forms.ModelForm):
     seen_revision = forms.IntegerField(widget=forms.HiddenInput, required=False)
     assigned_roles = forms.MultipleChoiceField(
-        label=_("按角色分配"), choices=Role.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label=_("按角色分配"),
+        # The separated duties (security, audit) never use agents.
+        choices=[(role.value, role.label) for role in Role if role in BUSINESS_ROLES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:

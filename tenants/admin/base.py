@@ -33,7 +33,8 @@ class ScopedDepartmentFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         from ..models import Department
 
-        return [(d.pk, str(d)) for d in Department.objects.restrict(request.user, Action.MANAGE)]
+        action = getattr(model_admin, "scope_action", Action.MANAGE)
+        return [(d.pk, str(d)) for d in Department.objects.restrict(request.user, action)]
 
     def queryset(self, request, queryset):
         if self.value():

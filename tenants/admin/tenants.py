@@ -10,6 +10,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ..models import AuditEntry, Department, Membership, User
 from ..roles import Action, Role
@@ -50,6 +52,7 @@ class DepartmentAdmin(DepartmentScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(DepartmentScopedAdmin):
+    scope_action = Action.ACCOUNTS
     list_display = ["user", "department", "role", "created_at"]
     list_filter = ["department", "role"]
     search_fields = ["user__username", "user__display_name", "department__name"]
@@ -64,15 +67,15 @@ class MembershipInline(admin.TabularInline):
     fields = ["department", "role"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).restrict(request.user, Action.MANAGE)
+        return super().get_queryset(request).restrict(request.user, Action.ACCOUNTS)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "department":
-            kwargs["queryset"] = Department.objects.restrict(request.user, Action.MANAGE)
+            kwargs["queryset"] = Department.objects.restrict(request.user, Action.ACCOUNTS)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _may(self, request):
-        return request.user.is_superuser or has_role_anywhere(request.user, Action.MANAGE)
+        return request.user.is_superuser or has_role_anywhere(request.user, Action.ACCOUNTS)
 
     def has_view_permission(self, request, obj=None):
         return self._may(request)
@@ -110,7 +113,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).restrict(request.user, Action.MANAGE)
+        return super().get_queryset(request).restrict(request.user, Action.ACCOUNTS)
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -139,7 +142,7 @@ class UserAdmin(DjangoUserAdmin):
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if obj is None:
-            form.base_fields["department"].queryset = Department.objects.restrict(request.user, Action.MANAGE)
+            form.base_fields["department"].queryset = Department.objects.restrict(request.user, Action.ACCOUNTS)
             if not request.user.is_superuser:
                 form.base_fields["department"].required = True
             else:
@@ -149,8 +152,33 @@ class UserAdmin(DjangoUserAdmin):
     def get_inlines(self, request, obj):
         return [] if obj is None else self.inlines
 
+    actions = ["reset_second_factor"]
+
+    def user_change_password(self, request, id, form_url=""):  # noqa: A002  (Django passes it by this name)
+        """The admin's "set password" page: a password set for someone else is changed at their next sign-in."""
+        from ..passwords import password_set_by_admin
+
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            password_set_by_admin(user=self.get_object(request, id), by=request.user)
+        return response
+
+    @admin.action(description=_("重置所选用户的两步验证"))
+    def reset_second_factor(self, request, queryset):
+        """Remove the chosen people's authenticator and recovery codes (audited, one entry each)."""
+        from ..second_factor import second_factor_reset
+
+        done = 0
+        for user in queryset:
+            if user.pk == request.user.pk or not self._may_edit(request, user):
+                continue  # one's own factor is replaced on one's own page, after passing it
+            done += second_factor_reset(user=user)
+        self.message_user(
+            request, _("已重置 %(count)d 个用户的两步验证，他们下次登录时需要重新设置。") % {"count": done}
+        )
+
     def _may(self, request):
-        return request.user.is_superuser or has_role_anywhere(request.user, Action.MANAGE)
+        return request.user.is_superuser or has_role_anywhere(request.user, Action.ACCOUNTS)
 
     def has_module_permission(self, request):
         return self._may(request)
@@ -170,7 +198,7 @@ class UserAdmin(DjangoUserAdmin):
             return True
         if obj.is_superuser:
             return False
-        managed = department_ids(request.user, Action.MANAGE)
+        managed = department_ids(request.user, Action.ACCOUNTS)
         # A user who also belongs elsewhere is edited by a platform admin, not by one department.
         return set(obj.memberships.values_list("department_id", flat=True)) <= set(managed)
 
@@ -181,6 +209,9 @@ class UserAdmin(DjangoUserAdmin):
         return self._may_edit(request, obj)
 
     def save_model(self, request, obj, form, change):
+        if not change:
+            # The person chooses their own password at the first sign-in (SHUZHI_PASSWORD_CHANGE_FIRST_LOGIN).
+            obj.must_change_password = True
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             department = form.cleaned_data.get("department") if not change else None
@@ -190,7 +221,9 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(DepartmentScopedAdmin):
-    """The audit log, read-only for everyone: nobody can add, change or delete an entry."""
+    """The audit log, read-only for everyone: nobody can add, change or delete an entry, platform admins included."""
+
+    scope_action = Action.AUDIT
 
     list_display = ["at", "actor_name", "department", "kind", "model", "object_repr", "request_id"]
     list_filter = ["kind", "model", "department", "at"]
@@ -218,3 +251,10 @@ class AuditEntryAdmin(DepartmentScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp registers its devices in the admin, where a platform admin could read anyone's TOTP key
+# (and so pass their second factor). Factors are set up by their owner and reset from the user list.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

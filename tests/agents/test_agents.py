@@ -13,7 +13,7 @@ from tenants.models import Membership
 from tenants.roles import Role
 from tests.agents.factories import make_agent, make_endpoint, make_template
 from tests.agents.specs import AgentSpec
-from tests.factories import make_user
+from tests.factories import make_user, sign_in
 
 
 def change_url(agent):
@@ -112,8 +112,8 @@ def test_the_second_of_two_concurrent_saves_is_told_and_nothing_is_overwritten(c
     second_admin = make_user("second-admin")
     Membership.objects.create(user=second_admin, department=tenant_a.department, role=Role.ADMIN)
     first, second = Client(), Client()
-    first.force_login(tenant_a.admin, backend="django.contrib.auth.backends.ModelBackend")
-    second.force_login(second_admin, backend="django.contrib.auth.backends.ModelBackend")
+    sign_in(first, tenant_a.admin)
+    sign_in(second, second_admin)
     # Both open the form at the same revision...
     seen = Agent.objects.get(pk=agent.pk).revision
     assert edit(first, tenant_a, agent, name="甲的修改", seen_revision=seen).status_code == 302

@@ -37,7 +37,7 @@ from tests.agents.visibility import (
     marks_in,
     visibility_spec,
 )
-from tests.factories import make_api_key
+from tests.factories import asign_in, make_api_key
 from tests.fakes.openai_server import Reply
 
 TEXT_MARKS = {Mark.DRAFT, Mark.REASONING, Mark.REVIEWED, Mark.OWN_EDIT, Mark.PHONE}
@@ -485,7 +485,7 @@ def _streamed(body: str) -> str:
 
 async def _workspace_stream(person, agent) -> str:
     client = AsyncClient()
-    await client.aforce_login(person)
+    await asign_in(client, person)
     response = await client.post(reverse("chat:send", args=[agent.pk]), {"message": QUESTION})
     assert response.status_code == 200
     chunks = [chunk async for chunk in response.streaming_content]

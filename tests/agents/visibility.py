@@ -260,7 +260,9 @@ class VisibilitySpec:
     # helpers for fetch()
     @staticmethod
     def page(client, url: str, person) -> Seen:
-        client.force_login(person, backend="django.contrib.auth.backends.ModelBackend")
+        from tests.factories import sign_in
+
+        sign_in(client, person)
         response = client.get(url)
         client.logout()
         if response.status_code == 404:

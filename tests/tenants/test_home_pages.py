@@ -5,12 +5,20 @@ from django.urls import reverse
 
 from tenants.models import Membership
 from tenants.roles import Role
-from tests.factories import PASSWORD, make_tenant, make_user
+from tenants.second_factor import needs_verification
+from tests.factories import PASSWORD, give_second_factor, make_tenant, make_user, totp_code
 
 
 def sign_in(client, user):
+    """Sign in through the form; an admin then types the authenticator's code, as on the page."""
     response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert response.status_code == 302, "login failed"
+    if needs_verification(user=user):
+        device = give_second_factor(user)
+        landing = client.get(response["Location"])
+        assert landing["Location"].startswith(reverse("second_factor:verify"))
+        response = client.post(landing["Location"], {"token": totp_code(device), "next": response["Location"]})
+        assert response.status_code == 302, "second factor refused"
     return client.get(response["Location"])
 
 
