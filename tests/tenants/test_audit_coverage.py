@@ -203,6 +203,8 @@ EXEMPT_SERVICES = {
     "agents.knowledge.ingestion.documents_fail_stuck": "ingestion progress",
     "agents.knowledge.ingestion.knowledge_base_configure": "which model the passages are indexed with: derived state",
     "agents.knowledge.ingestion.knowledge_base_reembed": "ingestion progress",
+    "agents.knowledge.ingestion.documents_resume": "ingestion progress: re-queues work a dead worker left",
+    "agents.knowledge.ingestion.knowledge_bases_resume": "ingestion progress: re-queues a re-embedding nobody is doing",
     "agents.mcp.services.function_name_for": "builds a name",
 }
 

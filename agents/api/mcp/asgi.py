@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -76,18 +77,30 @@ async def _refuse(send, status: int, code: str, message: str, **headers: str) ->
     await send({"type": "http.response.body", "body": body})
 
 
-class McpMount:
-    """The MCP endpoint as an ASGI application (see the module docstring)."""
+class _Running:
+    """One event loop's session manager, the task holding its task group, and the event that ends it."""
 
     def __init__(self) -> None:
-        self._manager: StreamableHTTPSessionManager | None = None
-        self._running: asyncio.Task | None = None
-        self._stop: asyncio.Event | None = None
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
+        self.manager: StreamableHTTPSessionManager | None = None
+        self.task: asyncio.Task | None = None
+        self.stop = asyncio.Event()
+
+
+class McpMount:
+    """The MCP endpoint as an ASGI application (see the module docstring).
+
+    The session manager's task group belongs to the event loop that started it, so each loop gets its own
+    (a server has one loop; an in-process client such as a test's may bring a new loop per request).
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Running] = weakref.WeakKeyDictionary()
 
     async def _started(self) -> StreamableHTTPSessionManager:
-        async with self._lock:
-            if self._manager is None:
+        running = self._by_loop.setdefault(asyncio.get_running_loop(), _Running())
+        async with running.lock:
+            if running.manager is None:
                 manager = StreamableHTTPSessionManager(
                     mcp_server(),
                     stateless=True,
@@ -95,23 +108,23 @@ class McpMount:
                     # The same cap as the other APIs' bodies (the SDK answers 413 above it).
                     max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
                 )
-                ready, self._stop = asyncio.Event(), asyncio.Event()
+                ready = asyncio.Event()
 
                 async def hold():
                     async with manager.run():
                         ready.set()
-                        await self._stop.wait()
+                        await running.stop.wait()
 
-                self._running = asyncio.create_task(hold(), name="mcp-session-manager")
+                running.task = asyncio.create_task(hold(), name="mcp-session-manager")
                 await ready.wait()
-                self._manager = manager
-            return self._manager
+                running.manager = manager
+            return running.manager
 
     async def stop(self) -> None:
-        if self._running is not None:
-            self._stop.set()
-            await self._running
-            self._manager = self._running = None
+        running = self._by_loop.pop(asyncio.get_running_loop(), None)
+        if running is not None and running.task is not None:
+            running.stop.set()
+            await running.task
 
     async def __call__(self, scope, receive, send) -> None:
         headers = _headers(scope)
