@@ -58,15 +58,23 @@ def fake_openai(_fake_openai_server, db):
 @pytest.fixture
 def celery_worker(transactional_db):
     """A real Celery worker (in this process, on an in-memory broker of its own) consuming tasks."""
+    from celery.contrib.testing import tasks  # noqa: F401  (registers celery.ping, the no-op below)
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
 
-    app.conf.update(broker_url="memory://", broker_transport_options={}, task_always_eager=False)
+    app.conf.update(broker_url="memory://", broker_transport_options={"polling_interval": 0.05}, task_always_eager=False)
     with start_worker(
         app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
     ):
         yield app
+        # The worker notices a shutdown between two polls of the broker, and polls once more after noticing;
+        # each poll of an empty queue waits 2 s. Flag it, then wake both polls with a no-op task each.
+        from celery.worker import state
+
+        state.should_terminate = 0
+        app.send_task("celery.ping")
+        app.send_task("celery.ping")
 
 
 @pytest.fixture
