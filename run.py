@@ -156,7 +156,11 @@ def test(args: list[str]) -> int:
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT)
     if lint.returncode:
         return lint.returncode
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT).returncode
+    # Two test processes (each with its own test database) by default: most tests wait on servers,
+    # workers and browsers rather than compute. SHUZHI_TEST_PROCESSES=0 runs them in this one.
+    chosen = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in args)
+    processes = [] if chosen else ["-n", os.environ.get("SHUZHI_TEST_PROCESSES", "2")]
+    return subprocess.run([sys.executable, "-m", "pytest", *processes, *args], cwd=ROOT).returncode
 
 
 def main() -> int:

@@ -63,7 +63,9 @@ def celery_worker(transactional_db):
 
     from config.celery import app
 
-    app.conf.update(broker_url="memory://", broker_transport_options={"polling_interval": 0.05}, task_always_eager=False)
+    app.conf.update(
+        broker_url="memory://", broker_transport_options={"polling_interval": 0.05}, task_always_eager=False
+    )
     with start_worker(
         app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
     ):
