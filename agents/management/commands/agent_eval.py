@@ -1,13 +1,12 @@
 """Run an agent's test set as a Celery job and follow it with a progress bar.
 
-    manage.py agent_eval <department code>.<agent slug> [--published | --version N] [--user NAME] [--publish]
+    manage.py agent_eval <department code>.<agent slug> [--published | --agent-version N] [--user NAME] [--publish]
 
-Without ``--published``/``--version`` the draft is tested (beside the version in use). ``--publish``
+Without ``--published``/``--agent-version`` the draft is tested (beside the version in use). ``--publish``
 publishes the draft through the gate instead: the set runs, and a regression past the agent's threshold
 blocks it. Runs are made for the agent's department on behalf of ``--user`` (default: a platform admin).
 """
 
-import sys
 import time
 
 from django.core.exceptions import ValidationError
@@ -28,7 +27,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("agent", help="<department code>.<agent slug>, or the agent's id")
         parser.add_argument("--published", action="store_true", help="test the version in use")
-        parser.add_argument("--version", type=int, help="test this published version number")
+        parser.add_argument(
+            "--agent-version", type=int, dest="agent_version", help="test this published version number"
+        )
         parser.add_argument("--user", help="the admin the runs are made for (default: a platform admin)")
         parser.add_argument("--publish", action="store_true", help="publish the draft through the gate")
         parser.add_argument("--no-wait", action="store_true", help="queue the job and return")
@@ -38,10 +39,10 @@ class Command(BaseCommand):
         agent = self._agent(options["agent"])
         user = self._user(options["user"])
         version = None
-        if options["version"]:
-            version = AgentVersion.objects.filter(agent=agent, number=options["version"]).first()
+        if options["agent_version"]:
+            version = AgentVersion.objects.filter(agent=agent, number=options["agent_version"]).first()
             if version is None:
-                raise CommandError(f"{agent} has no version {options['version']}")
+                raise CommandError(f"{agent} has no version {options['agent_version']}")
         elif options["published"]:
             version = agent.current_version
             if version is None:
@@ -85,12 +86,11 @@ class Command(BaseCommand):
             while True:
                 run = EvalRun.objects.get(pk=pk)
                 filled = BAR * run.done // max(run.total, 1)
-                sys.stdout.write(
-                    f"\r{run.target_label:>6} [{'#' * filled}{'.' * (BAR - filled)}] {run.done}/{run.total}"
-                )
-                sys.stdout.flush()
+                bar = f"\r{run.target_label:>6} [{'#' * filled}{'.' * (BAR - filled)}] {run.done}/{run.total}"
+                self.stdout.write(bar, ending="")
+                self.stdout.flush()
                 if run.status in (EvalRun.Status.FINISHED, EvalRun.Status.FAILED):
-                    sys.stdout.write("\n")
+                    self.stdout.write("")
                     break
                 if time.monotonic() > deadline:
                     raise CommandError("timed out waiting for the worker")
