@@ -107,6 +107,10 @@ def main(base_url: str) -> None:
     print(f"best: test set {best_eval:.1f} cases/s, batch runner {best_batch:.1f} rows/s")
     print(f"ratio test set / batch runner: {best_eval / best_batch:.2f} (target ≈ 1)")
 
+    from agents.llm import limits
+
+    limits._slot_holder()._drop()  # the endpoint slots' own connection, so that the database can be dropped
+
 
 if __name__ == "__main__":
     server = subprocess.Popen(

@@ -61,10 +61,19 @@ def eval_run_process(*, eval_run_id: int) -> str:
     if eval_run is None:
         return "missing"
     baseline = eval_run.baseline
-    if baseline is not None and baseline.purpose == EvalRun.Purpose.BASELINE and baseline.status in _OPEN:
-        _process(baseline)
-    if eval_run.status in _OPEN:
-        _process(eval_run)
+    try:
+        if baseline is not None and baseline.purpose == EvalRun.Purpose.BASELINE and baseline.status in _OPEN:
+            _process(baseline)
+        if eval_run.status in _OPEN:
+            _process(eval_run)
+    except Exception:
+        log.exception("evaluation %s failed", eval_run.pk)
+        EvalRun.objects.filter(pk__in=[eval_run.pk, getattr(baseline, "pk", 0)], status__in=_OPEN).update(
+            status=EvalRun.Status.FAILED,
+            error=_("运行出错，请稍后重试；如果反复出现，请联系管理员。"),
+            finished_at=timezone.now(),
+        )
+        raise
     eval_run.refresh_from_db()
     if eval_run.purpose == EvalRun.Purpose.PUBLISH and not eval_run.gate:
         _gate_settle(eval_run)

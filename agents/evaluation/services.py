@@ -255,7 +255,9 @@ def _publish_refusal(agent: Agent) -> str:
         return _("未发布：") + " ".join(problems)
     live = AgentVersion.objects.filter(pk=agent.current_version_id).first()
     if live is not None and live.snapshot_text == AgentVersion.canonical(agent_snapshot(agent=agent)):
-        return _("草稿与正在使用的版本 v%(n)s 相同，没有需要发布的修改。") % {"n": live.number}
+        return _(
+            "草稿与正在使用的版本 v%(n)s 相同，没有需要发布的修改。标有“保存即生效”的修改（如使用范围）保存后已经生效。"
+        ) % {"n": live.number}
     return ""
 
 

@@ -118,3 +118,14 @@ def test_manage_py_agent_eval_runs_the_set_as_a_job_and_prints_the_comparison(
     assert "[##############################] 2/2" in text and "100%" in text
     eval_run = EvalRun.objects.get(agent=agent)
     assert eval_run.version == agent.current_version and eval_run.created_by == platform_admin
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cases_run_at_the_endpoints_concurrency(celery_worker, fake_openai, tenant_a, tenant_b, login, wait_for):
+    agent = agent_with_test_set(tenant_a.department, fake_openai, cases=6)
+    agent.endpoint.max_concurrency = 2
+    agent.endpoint.save()
+    fake_openai.first_token_delay = 0.3
+    eval_run = finished(wait_for, start(login(tenant_a.admin), agent, target="published"))
+    assert eval_run.passed == 6
+    assert fake_openai.max_active == 2
