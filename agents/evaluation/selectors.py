@@ -17,18 +17,21 @@ class Figure:
 
 
 def baseline_of(*, eval_run: EvalRun) -> EvalRun | None:
-    """What the run is shown beside: its own baseline, else the latest finished run of the version in use."""
+    """What the run is shown beside: its own baseline; else, for the draft, the latest finished run of the
+    version in use, and for a published version, the latest finished run of an earlier one."""
     if eval_run.baseline_id:
         return eval_run.baseline
-    current = eval_run.agent.current_version_id
-    if current is None or eval_run.version_id == current:
-        return None
-    return (
-        EvalRun.objects.filter(agent_id=eval_run.agent_id, version_id=current, status=EvalRun.Status.FINISHED)
-        .exclude(pk=eval_run.pk)
-        .order_by("-finished_at")
-        .first()
+    finished = EvalRun.objects.filter(agent_id=eval_run.agent_id, status=EvalRun.Status.FINISHED).exclude(
+        pk=eval_run.pk
     )
+    if eval_run.version_id is None:
+        current = eval_run.agent.current_version_id
+        if current is None:
+            return None
+        finished = finished.filter(version_id=current)
+    else:
+        finished = finished.filter(version__number__lt=eval_run.version.number)
+    return finished.select_related("version").order_by("-version__number", "-finished_at").first()
 
 
 def _percent(value) -> str:

@@ -129,3 +129,24 @@ def test_cases_run_at_the_endpoints_concurrency(celery_worker, fake_openai, tena
     eval_run = finished(wait_for, start(login(tenant_a.admin), agent, target="published"))
     assert eval_run.passed == 6
     assert fake_openai.max_active == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_published_version_is_shown_beside_the_previous_one(fake_openai, tenant_a, tenant_b):
+    from agents.builder.services import agent_publish
+    from agents.evaluation.processing import eval_run_process
+    from agents.evaluation.selectors import eval_comparison
+    from agents.evaluation.services import eval_run_start
+
+    agent = agent_with_test_set(tenant_a.department, fake_openai, cases=2)
+    first = eval_run_start(agent=agent, user=tenant_a.admin, version=agent.current_version)
+    eval_run_process(eval_run_id=first.pk)
+    agent.description = "第二版"
+    agent.save()
+    agent_publish(agent=agent, user=tenant_a.admin)
+    agent.refresh_from_db()
+    second = eval_run_start(agent=agent, user=tenant_a.admin, version=agent.current_version)
+    eval_run_process(eval_run_id=second.pk)
+    comparison = eval_comparison(eval_run=EvalRun.objects.get(pk=second.pk))
+    assert comparison["baseline"].pk == first.pk and comparison["baseline"].target_label == "v1"
+    assert comparison["rows"][0].this == comparison["rows"][0].baseline == "100%"
