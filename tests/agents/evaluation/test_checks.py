@@ -150,3 +150,20 @@ def test_a_published_version_is_shown_beside_the_previous_one(fake_openai, tenan
     comparison = eval_comparison(eval_run=EvalRun.objects.get(pk=second.pk))
     assert comparison["baseline"].pk == first.pk and comparison["baseline"].target_label == "v1"
     assert comparison["rows"][0].this == comparison["rows"][0].baseline == "100%"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_agent_eval_publish_goes_through_the_gate(
+    celery_worker, fake_openai, tenant_a, tenant_b, platform_admin
+):
+    from tests.agents.evaluation.helpers import BROKEN_PROMPT
+
+    agent = agent_with_test_set(tenant_a.department, fake_openai, cases=2)
+    agent.template.body = BROKEN_PROMPT
+    agent.template.save()
+    out = io.StringIO()
+    call_command("agent_eval", agent.identifier, "--publish", stdout=out)
+    text = out.getvalue()
+    assert "未通过，已阻止发布" in text and "✗ 博士补贴标准1" in text and "回答中没有：3000元" in text
+    agent.refresh_from_db()
+    assert agent.current_version.number == 1
