@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -38,6 +39,8 @@ from .checks import run_grade
 log = logging.getLogger(__name__)
 
 RETRIEVAL_ONLY_THREADS = 4
+QUOTA_ATTEMPTS = 3  # tries of a case refused by a per-minute limit
+PER_MINUTE_WAIT_MAX = 61  # a limit that frees within this many seconds is waited for
 
 
 class Tester(DepartmentPrincipal):
@@ -137,21 +140,30 @@ def _work(eval_run: EvalRun, principal: Tester, work: queue.Queue) -> None:
 
 def _case_run(eval_run: EvalRun, principal: Tester, case: EvalCase) -> None:
     run = None
-    try:
-        for event in run_stream(
-            principal=principal,
-            agent=eval_run.agent,
-            message=case.message,
-            form_values={k: str(v) for k, v in (case.form_values or {}).items()},
-            via=Run.Via.EVAL,
-            draft=eval_run.version_id is None,
-            version=eval_run.version,
-        ):
-            if isinstance(event, (RunStarted, RunFinished)):
-                run = event.run
-    except (AgentNotAvailable, RunInputInvalid, QuotaExceeded) as exc:
-        _record(eval_run, case, None, error=str(exc))
-        return
+    for attempt in range(QUOTA_ATTEMPTS):
+        try:
+            for event in run_stream(
+                principal=principal,
+                agent=eval_run.agent,
+                message=case.message,
+                form_values={k: str(v) for k, v in (case.form_values or {}).items()},
+                via=Run.Via.EVAL,
+                draft=eval_run.version_id is None,
+                version=eval_run.version,
+            ):
+                if isinstance(event, (RunStarted, RunFinished)):
+                    run = event.run
+            break
+        except QuotaExceeded as exc:
+            # A per-minute limit frees within the minute: the case waits for it, as a batch row does, rather
+            # than failing (which would read as the agent's regression).
+            if exc.retry_after > PER_MINUTE_WAIT_MAX or attempt + 1 == QUOTA_ATTEMPTS:
+                _record(eval_run, case, None, error=str(exc))
+                return
+            time.sleep(exc.retry_after)
+        except (AgentNotAvailable, RunInputInvalid) as exc:
+            _record(eval_run, case, None, error=str(exc))
+            return
     run.refresh_from_db()
     _record(eval_run, case, run)
 
