@@ -11,7 +11,17 @@ from tenants import audit
 from tenants.models import Department
 
 from .builder.services import agent_publish, scenario_clone
-from .models import Agent, AgentVersion, AllowedHost, Document, KnowledgeBase, ModelEndpoint, Scenario, Tool
+from .models import (
+    Agent,
+    AgentVersion,
+    AllowedHost,
+    Document,
+    EvalCase,
+    KnowledgeBase,
+    ModelEndpoint,
+    Scenario,
+    Tool,
+)
 
 # Which catalog areas each demo bureau draws its agents from.
 DEMO_AGENTS = {
@@ -37,6 +47,26 @@ def demo_agents_load() -> list[Agent]:
                     agent.refresh_from_db()
                     agent_publish(agent=agent, user=None, note="演示数据")
                     created.append(agent)
+    return created
+
+
+@transaction.atomic
+def demo_test_sets_load() -> list[EvalCase]:
+    """A small test set per demo agent (once): each example of its catalog scenario, which must run through."""
+    created = []
+    with audit.context(via="demo"):
+        agents = Agent.objects.filter(department__code__in=list(DEMO_AGENTS)).exclude(scenario_key="")
+        for agent in agents.filter(eval_cases__isnull=True):
+            scenario = Scenario.objects.filter(key=agent.scenario_key).first()
+            for example in (scenario.definition.get("examples") or [])[:3] if scenario else []:
+                values = {k: str(v).strip() for k, v in (example.get("values") or {}).items()}
+                if not values:
+                    continue
+                created.append(
+                    EvalCase.objects.create(
+                        agent=agent, name=str(example.get("title") or agent.name)[:200], form_values=values
+                    )
+                )
     return created
 
 

@@ -134,3 +134,12 @@ def _resume_batch_jobs_on_start(sender=None, **kwargs) -> None:
         log.exception("could not resume interrupted work")
     finally:
         connection.close()
+
+
+@shared_task(acks_late=True)
+def process_eval_run(eval_run_id: int) -> str:
+    """Run an agent's test set (and settle a publish check): see agents/evaluation/processing.py."""
+    from .evaluation.processing import eval_run_process
+
+    with audit.context(via="task"):
+        return eval_run_process(eval_run_id=eval_run_id)

@@ -45,6 +45,20 @@ PROGRESS_FIELDS = {
     "agents.Document": {"status", "progress", "error", "passage_count", "kind", "attempts", "started_at"},
     "agents.KnowledgeBase": {"dimension", "generation", "indexed_endpoint", "indexed_model"},
     "agents.BatchJob": {"done", "failed", "started_at", "heartbeat_at"},
+    "agents.EvalRun": {
+        "status",
+        "error",
+        "total",
+        "done",
+        "passed",
+        "sources_expected",
+        "sources_found",
+        "latency_ms_sum",
+        "input_tokens",
+        "output_tokens",
+        "started_at",
+        "finished_at",
+    },
     "tenants.ApiKey": {"last_used_at"},
     "tenants.User": {"language"},  # remembered from the language the user picks in the top bar
 }

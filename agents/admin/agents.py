@@ -23,12 +23,12 @@ from ..builder.model_choices import endpoint_model_choices
 from ..builder.readiness import agent_checklist
 from ..builder.services import (
     agent_claim_revision,
-    agent_publish,
     agent_version_restore,
     version_diff,
 )
 from ..builder.snapshot import agent_snapshot
-from ..models import Agent, AgentVersion, ModelEndpoint
+from ..evaluation.services import agent_publish_gated
+from ..models import Agent, AgentVersion, EvalRun, ModelEndpoint
 
 
 class AgentForm(forms.ModelForm):
@@ -198,6 +198,7 @@ class AgentAdmin(DepartmentScopedAdmin):
                 **(extra_context or {}),
                 "pending_changes": draft_changes(agent=agent),
                 "checklist": agent_checklist(agent=agent),
+                "eval_cases": agent.eval_cases.filter(is_active=True).count(),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -205,8 +206,7 @@ class AgentAdmin(DepartmentScopedAdmin):
         # "保存并发布" submits the whole form: the admin has validated and saved it by now (errors
         # are shown beside their fields and nothing is published), so what is published is what was on screen.
         if "_publish" in request.POST:
-            self._publish_saved(request, obj, note=request.POST.get("publish_note", ""))
-            return redirect(reverse("admin:agents_agent_change", args=[obj.pk]))
+            return redirect(self._publish_saved(request, obj, note=request.POST.get("publish_note", "")))
         return super().response_change(request, obj)
 
     def publish_view(self, request, object_id):
@@ -214,16 +214,25 @@ class AgentAdmin(DepartmentScopedAdmin):
 
     def _publish(self, request, object_id):
         agent = self._editable(request, object_id)
-        self._publish_saved(request, agent, note=request.POST.get("note", ""))
-        return redirect(reverse("admin:agents_agent_change", args=[agent.pk]))
+        return redirect(self._publish_saved(request, agent, note=request.POST.get("note", "")))
 
-    def _publish_saved(self, request, agent, *, note: str) -> None:
+    def _publish_saved(self, request, agent, *, note: str) -> str:
+        """Publish through the test set's gate; the address to go to next (the test set's run, if one started)."""
+        back = reverse("admin:agents_agent_change", args=[agent.pk])
         changes = draft_changes(agent=agent)
         try:
-            version = agent_publish(agent=agent, user=request.user, note=note[:200], refuse_unusable=True)
+            outcome = agent_publish_gated(agent=agent, user=request.user, note=note[:200])
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.WARNING)
-            return
+            return back
+        if isinstance(outcome, EvalRun):
+            self.message_user(
+                request,
+                gettext("正在运行测试集，通过后自动发布；通过率下降超过允许值时不发布。"),
+                messages.INFO,
+            )
+            return reverse("admin:agents_evalrun_change", args=[outcome.pk])
+        version = outcome
         first = agent.current_version_id is None
         what = gettext("首次发布") if first else "、".join(dict.fromkeys(c.label for c in changes))
         self.message_user(
@@ -232,6 +241,7 @@ class AgentAdmin(DepartmentScopedAdmin):
             % {"n": version.number, "what": what},
             messages.SUCCESS,
         )
+        return back
 
     def models_view(self, request):
         """The model names to offer for a chat model service the user may choose (JSON)."""

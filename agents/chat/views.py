@@ -346,6 +346,8 @@ def review_item(request, run_id):
             "trace": trace,
             "run_user": user_label(user_id=run.user_id),
             "reviewer": user_label(user_id=run.reviewer_id) if run.reviewer_id else "",
+            # The agent's admins turn the item into a test case in one click (the admin's own page does it).
+            "can_make_case": Agent.objects.restrict(request.user, Action.MANAGE).filter(pk=run.agent_id).exists(),
         },
     )
 

@@ -4,6 +4,7 @@ from .agents import Agent, AgentVersion
 from .batches import BatchJob, BatchRow
 from .catalog import Scenario
 from .endpoints import ModelEndpoint
+from .evaluation import EvalCase, EvalResult, EvalRun
 from .knowledge import Document, KnowledgeBase, Passage
 from .mcp import McpServer
 from .prompts import PromptTemplate, PromptVariable
@@ -20,6 +21,9 @@ __all__ = [
     "Conversation",
     "DepartmentUsage",
     "Document",
+    "EvalCase",
+    "EvalResult",
+    "EvalRun",
     "KnowledgeBase",
     "McpServer",
     "ModelEndpoint",

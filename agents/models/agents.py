@@ -153,6 +153,22 @@ class Agent(models.Model):
         related_name="granted_agents",
         help_text=_("被授权部门的全体成员可以使用（跨部门使用必须明确授权）。"),
     )
+    # The test set's gate and judge (not versioned: they say how a draft is tested before publishing).
+    eval_max_drop = models.PositiveSmallIntegerField(
+        _("允许的通过率下降（百分点）"),
+        default=0,
+        validators=[MaxValueValidator(100)],
+        help_text=_("发布前运行测试集，通过率比正在使用的版本下降超过此值时阻止发布。"),
+    )
+    eval_judge_endpoint = models.ForeignKey(
+        ModelEndpoint,
+        verbose_name=_("评分模型服务"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    eval_judge_model = models.CharField(_("评分模型"), max_length=100, blank=True)
     scenario_key = models.CharField(_("来源场景"), max_length=80, blank=True, editable=False)
     is_active = models.BooleanField(_("启用"), default=True)
     current_version = models.ForeignKey(

@@ -79,11 +79,11 @@ class RunQuerySet(ScopedQuerySet):
 
     def used_in(self, department_ids) -> RunQuerySet:
         """Runs made from these departments (the caller's department; the agent's when none was recorded),
-        which is how usage reports count them."""
+        which is how usage reports count them. A test set's runs are the admins testing, never usage."""
         ids = list(department_ids)
         return self.filter(
             models.Q(caller_department__in=ids) | models.Q(caller_department__isnull=True, department__in=ids)
-        )
+        ).exclude(via=Run.Via.EVAL)
 
 
 class Run(models.Model):
@@ -103,6 +103,7 @@ class Run(models.Model):
         MCP = "mcp", _("MCP 接口")
         BATCH = "batch", _("批量任务")
         PLAYGROUND = "playground", _("后台试运行")
+        EVAL = "eval", _("测试集")
 
     class Status(models.TextChoices):
         RUNNING = "running", _("运行中")

@@ -32,6 +32,7 @@ LATE_COMMIT_SLACK = timedelta(minutes=10)
 _MARK = """
 UPDATE agents_run SET metered_at = %(now)s
 WHERE started_at >= %(lo)s AND started_at < %(hi)s AND metered_at IS NULL AND status <> %(running)s
+    AND via <> 'eval'
 RETURNING COALESCE(caller_department_id, department_id), api_key_id, user_id, input_tokens + output_tokens
 """
 
@@ -53,7 +54,7 @@ WITH day_runs AS MATERIALIZED (
             SELECT 1 FROM agents_run p WHERE p.conversation_id = r.conversation_id AND p.id < r.id
         )) AS opened
     FROM agents_run r
-    WHERE r.started_at >= %(lo)s AND r.started_at < %(hi)s AND r.metered_at IS NOT NULL
+    WHERE r.started_at >= %(lo)s AND r.started_at < %(hi)s AND r.metered_at IS NOT NULL AND r.via <> 'eval'
 ),
 version_minutes AS (
     SELECT v.id, COALESCE((v.snapshot_text::jsonb ->> 'minutes_saved')::int, 0) AS minutes

@@ -27,11 +27,22 @@ class DepartmentPrincipal:
         return frozenset({self.department_id})
 
 
-def agent_resolve(*, principal, agent: Agent, draft: bool = False) -> tuple[dict, AgentVersion | None]:
+def agent_resolve(
+    *, principal, agent: Agent, draft: bool = False, version: AgentVersion | None = None
+) -> tuple[dict, AgentVersion | None]:
     """The snapshot the run uses and its version: the latest published one, or the draft for its admins.
 
-    Raises AgentNotAvailable when the principal may not use the agent (or, for a draft, manage it).
+    ``version`` names one published version to run instead (a test set run of it), also for the agent's
+    admins only. Raises AgentNotAvailable when the principal may not use the agent (or, for a draft or a
+    named version, manage it).
     """
+    if version is not None:
+        if (
+            version.agent_id != agent.pk
+            or not Agent.objects.restrict(principal, Action.MANAGE).filter(pk=agent.pk).exists()
+        ):
+            raise AgentNotAvailable()
+        return version.snapshot, version
     if draft:
         if not Agent.objects.restrict(principal, Action.MANAGE).filter(pk=agent.pk).exists():
             raise AgentNotAvailable()

@@ -40,7 +40,7 @@ def usage_day_lock(*, day: date, shared: bool) -> None:
 
 # Marks the run metered and reads back what it adds (only a finished run not metered before).
 _MARK = """
-UPDATE agents_run SET metered_at = %s WHERE id = %s AND metered_at IS NULL AND status <> %s
+UPDATE agents_run SET metered_at = %s WHERE id = %s AND metered_at IS NULL AND status <> %s AND via <> 'eval'
 RETURNING COALESCE(caller_department_id, department_id), agent_id, user_id, version_id, conversation_id, status,
     input_tokens, output_tokens, cost, ttft_ms, latency_ms, rating, review_status, api_key_id,
     (SELECT COALESCE((v.snapshot_text::jsonb ->> 'minutes_saved')::int, 0)
@@ -68,6 +68,8 @@ _BOTH = "WITH counted AS ({counter}{increments} RETURNING 1) {department}{increm
 
 def run_meter(*, run: Run) -> bool:
     """Add a finished run to the usage counters unless that was done already; True when it was added now.
+
+    A test set's runs (``via`` "eval") are never added: they are the admins testing, not usage.
 
     The figures are read back from the stored run (not the caller's copy), so the counters hold exactly
     what reconciliation would compute from the raw runs at this moment.

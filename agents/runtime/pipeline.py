@@ -38,7 +38,7 @@ from ..llm import (
 from ..llm import (
     ReasoningDelta as ModelReasoning,
 )
-from ..models import Agent, Conversation, ModelEndpoint, Run, Tool
+from ..models import Agent, AgentVersion, Conversation, ModelEndpoint, Run, Tool
 from ..privacy.masking import Masker
 from ..tools.runner import ToolContext, tool_definitions, tool_execute
 from . import guardrails, prompting, retrieval_only
@@ -99,6 +99,7 @@ async def run_astream(
     attachments: list[dict] | None = None,
     via: str = Run.Via.CHAT,
     draft: bool = False,
+    version: AgentVersion | None = None,
     regenerate: Run | None = None,
     history: list[tuple[str, str]] | None = None,
     max_tokens: int | None = None,
@@ -106,7 +107,8 @@ async def run_astream(
     """Run ``agent`` for ``principal`` and yield its events; the last one is ``RunFinished``.
 
     ``attachments`` are ``{"name", "text"}`` dicts (text already extracted). ``draft`` runs the
-    unpublished draft (the admin playground; only for the agent's admins). ``regenerate`` names the
+    unpublished draft (the admin playground; only for the agent's admins); ``version`` one published version
+    (a test set run; also only for its admins). ``regenerate`` names the
     run of the same conversation this one answers again (it then leaves the history). ``history`` is
     earlier (question, answer) pairs the caller supplies itself (the OpenAI-compatible API is stateless);
     it is masked like the message and used when there is no ``conversation``. ``max_tokens`` is the
@@ -126,6 +128,7 @@ async def run_astream(
         attachments=attachments,
         via=via,
         draft=draft,
+        version=version,
         regenerate=regenerate,
         history=history,
         max_tokens=max_tokens,
@@ -146,10 +149,22 @@ async def run_astream(
 
 
 def _prepare(
-    *, principal, agent, message, form_values, conversation, attachments, via, draft, regenerate, history, max_tokens
+    *,
+    principal,
+    agent,
+    message,
+    form_values,
+    conversation,
+    attachments,
+    via,
+    draft,
+    version,
+    regenerate,
+    history,
+    max_tokens,
 ) -> tuple[_Execution, dict]:
     """Everything checked before a run is stored (see ``run_astream``'s refusals), and its execution."""
-    snapshot, version = agent_resolve(principal=principal, agent=agent, draft=draft)
+    snapshot, version = agent_resolve(principal=principal, agent=agent, draft=draft, version=version)
     api_key = principal if getattr(principal, "is_api_key", False) else None
     if api_key is not None:
         user = None
@@ -260,8 +275,12 @@ class _Execution:
         self.attachments = masked_attachments
         self.targets = self._targets()
         # Review guards generated text; a retrieval-only answer quotes the documents and deterministic
-        # tools verbatim, so it is delivered at once.
-        requires_review = bool((self.snapshot.get("guardrails") or {}).get("requires_review")) and bool(self.targets)
+        # tools verbatim, so it is delivered at once. A test set's run is delivered to nobody: graded, not reviewed.
+        requires_review = (
+            bool((self.snapshot.get("guardrails") or {}).get("requires_review"))
+            and bool(self.targets)
+            and self.via != Run.Via.EVAL
+        )
         self.run = Run.objects.create(
             department_id=self.agent.department_id,
             caller_department_id=caller_department_id(principal=self.principal, agent=self.agent),

@@ -28,6 +28,7 @@ def review_queue(*, user):
     return (
         Run.objects.restrict(user, Action.REVIEW)
         .filter(review_status=Run.Review.PENDING)
+        .exclude(via=Run.Via.EVAL)
         .select_related("agent", "department", "caller_department")
         .order_by("finished_at", "pk")
     )

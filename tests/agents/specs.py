@@ -8,6 +8,8 @@ from agents.models import (
     AllowedHost,
     BatchJob,
     Document,
+    EvalCase,
+    EvalRun,
     KnowledgeBase,
     McpServer,
     ModelEndpoint,
@@ -303,3 +305,53 @@ class BatchJobSpec(AdminSpec):
 
     def form_data(self, tenant, obj=None):
         return {"name": "改过的名称", "department": tenant.department.pk, "status": "queued"}
+
+
+@admin_spec
+class EvalCaseSpec(AdminSpec):
+    """A test case belongs to its agent's department (the agent field places it)."""
+
+    model = EvalCase
+
+    def create(self, tenant):
+        agent = make_agent(tenant.department, name=f"测试集智能体{next(_n)}")
+        return EvalCase.objects.create(
+            agent=agent, name=f"用例{next(_n)}", message="博士补贴多少？", must_include="3000"
+        )
+
+    def form_data(self, tenant, obj=None):
+        agent = Agent.objects.filter(department=tenant.department).first() or make_agent(tenant.department)
+        return {
+            "agent": agent.pk,
+            "name": obj.name if obj else f"新用例{next(_n)}",
+            "message": "博士补贴多少？",
+            "form_values": "{}",
+            "expected_sources": "第一条",
+            "must_include": "3000",
+            "must_exclude": "",
+            "expected_schema": "null",
+            "expected_fields": "null",
+            "format_verdict": "",
+            "reference_answer": "",
+            "is_active": "on",
+        }
+
+
+@admin_spec
+class EvalRunSpec(AdminSpec):
+    """Test set runs are started from the agent's test set page and then only read or deleted."""
+
+    model = EvalRun
+    can_add = False
+    can_change = False
+    movable = False
+
+    def create(self, tenant):
+        agent = make_agent(tenant.department, name=f"测试运行智能体{next(_n)}")
+        return EvalRun.objects.create(agent=agent, status=EvalRun.Status.FINISHED, total=1, done=1, passed=1)
+
+    def form_data(self, tenant, obj=None):
+        return {"status": "queued", "gate": "published"}
+
+    def label(self, obj):
+        return obj.agent.name

@@ -380,6 +380,15 @@ NOT_SHOWING_RUNS = {
     "admin:agents_run_history": "the admin's history page (runs are read-only: no history)",
     "admin:agents_run_delete": "runs cannot be deleted (403)",
     "admin:agents_run_add": "runs cannot be added (403)",
+    "admin:agents_evalcase_from_run": "redirects to the case made from the run (its masked input and answer, for the "
+    "agent's admins, who read the run's trace anyway)",
+    "admin:agents_evalrun_add": "test set runs cannot be added (403)",
+    "admin:agents_evalrun_change": "figures, case names and check verdicts; a run's texts only through its trace link",
+    "admin:agents_evalrun_changelist": "lists test set runs' figures",
+    "admin:agents_evalrun_delete": "names the test set run to delete",
+    "admin:agents_evalrun_history": "the admin's history page of a test set run",
+    "admin:agents_evalrun_override": "answers a redirect",
+    "admin:agents_evalrun_progress": "counts and status only",
 }
 RUN_SHOWING = re.compile(r"run|conversation|review|result|completion")
 

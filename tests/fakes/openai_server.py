@@ -7,8 +7,9 @@ TEI's list; ``rerank_status`` fails rerank calls alone). Tests steer it through 
 it demands, a delay before answering, a forced HTTP status, the reply text — and script chat
 answers one request at a time with ``script(Reply(...), {...}, …)``: streamed text and reasoning,
 tool calls, usage, error statuses with headers, delays, stalls, malformed chunks, truncated and
-reset connections. Unscripted chat requests get ``reply``, after ``first_token_delay`` seconds and
-with ``chunk_delay`` seconds between chunks (a model with a fixed time to first token, for benchmarks).
+reset connections. Unscripted chat requests get ``reply`` (or ``respond(body)``, a function of the request:
+a model that follows its prompt), after ``first_token_delay`` seconds and with ``chunk_delay`` seconds
+between chunks (a model with a fixed time to first token, for benchmarks).
 
 Every request is recorded in ``requests`` (method, path, lower-cased headers, JSON body), and the
 server counts chat requests in flight (``max_active`` is the most it saw at once) and the stalls
@@ -94,6 +95,8 @@ class FakeOpenAI:
         self.delay = 0.0
         self.status: int | None = None
         self.reply = "好的。"
+        # A function of the request's JSON body giving the reply text (a model that follows its prompt).
+        self.respond = None
         self.first_token_delay = 0.0
         self.chunk_delay = 0.0
         self.rerank_status: int | None = None
@@ -126,7 +129,7 @@ class FakeOpenAI:
         self._release.set()
         self._release = threading.Event()
         self.models = ["fake-chat", "fake-embed"]
-        self.api_key, self.delay, self.status, self.reply = None, 0.0, None, "好的。"
+        self.api_key, self.delay, self.status, self.reply, self.respond = None, 0.0, None, "好的。", None
         self.first_token_delay = self.chunk_delay = 0.0
         self.rerank_status, self.rerank_shape = None, "results"
         with self._lock:
@@ -149,10 +152,12 @@ class FakeOpenAI:
     def rerank_requests(self) -> list[dict]:
         return [r for r in self.requests if r["path"] in ("/v1/rerank", "/rerank")]
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: dict | None = None) -> Reply:
         with self._lock:
             if self._script:
                 return self._script.popleft()
+        if self.respond is not None:
+            return Reply(text=self.respond(body or {}), delay=self.first_token_delay, chunk_delay=self.chunk_delay)
         return Reply(text=self.reply, delay=self.first_token_delay, chunk_delay=self.chunk_delay)
 
     def _handler(self):
@@ -268,7 +273,7 @@ class FakeOpenAI:
                 try:
                     if not self._gate():
                         return
-                    reply = fake._next_reply()
+                    reply = fake._next_reply(body)
                     if reply.delay:
                         fake._release.wait(reply.delay)
                     if reply.status != 200:

@@ -27,7 +27,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 from django.urls import reverse
 
-from agents.models import AllowedHost, BatchJob, Document, ModelEndpoint, Scenario, Tool
+from agents.models import AllowedHost, BatchJob, Document, ModelEndpoint, Run, Scenario, Tool
 from tenants import audit
 from tenants.models import AuditEntry, Membership, User
 from tenants.roles import Role
@@ -178,6 +178,7 @@ SERVICE_MODULES = [
     "agents.knowledge.uploads",
     "agents.api.resources.services",
     "agents.mcp.services",
+    "agents.evaluation.services",
 ]
 # Service modules that write no configuration at all.
 NOT_CONFIGURATION_MODULES = {
@@ -393,6 +394,73 @@ def _api_document_upload(tenant):
             return api_document_upload(key=key, knowledge_base=kb, uploaded_file=_policy_file())
 
     return call
+
+
+def _eval_agent(tenant):
+    from agents.models import EvalCase
+    from tests.agents.factories import make_endpoint
+    from tests.agents.runtime.helpers import published_agent
+
+    agent = published_agent(tenant.department, endpoint=make_endpoint(tenant.department))
+    EvalCase.objects.create(agent=agent, name="补贴标准", message="博士补贴多少？", must_include="3000")
+    agent.description = "改过的草稿"
+    agent.save()
+    return agent
+
+
+@walks("agents.evaluation.services.eval_case_from_run")
+def _eval_case_from_run(tenant):
+    from agents.evaluation.services import eval_case_from_run
+
+    run = SPECS[Run].create(tenant)
+    return lambda: eval_case_from_run(run=run, user=tenant.admin)
+
+
+@walks("agents.evaluation.services.eval_cases_import")
+def _eval_cases_import(tenant):
+    from agents.evaluation.services import eval_cases_import
+
+    agent = _agent(tenant)
+    data = "名称,问题,必须出现\n补贴标准,博士补贴多少？,3000\n".encode()
+    return lambda: eval_cases_import(agent=agent, data=data, user=tenant.admin)[0]
+
+
+@walks("agents.evaluation.services.agent_eval_configure")
+def _agent_eval_configure(tenant):
+    from agents.evaluation.services import agent_eval_configure
+
+    agent = _agent(tenant)
+    return lambda: agent_eval_configure(agent=agent, user=tenant.admin, max_drop=10)
+
+
+@walks("agents.evaluation.services.eval_run_start")
+def _eval_run_start(tenant):
+    from agents.evaluation.services import eval_run_start
+
+    agent = _eval_agent(tenant)
+    return lambda: eval_run_start(agent=agent, user=tenant.admin)
+
+
+@walks("agents.evaluation.services.agent_publish_gated")
+def _agent_publish_gated(tenant):
+    from agents.evaluation.services import agent_publish_gated
+
+    agent = _eval_agent(tenant)
+    return lambda: agent_publish_gated(agent=agent, user=tenant.admin)
+
+
+@walks("agents.evaluation.services.eval_run_override")
+def _eval_run_override(tenant):
+    from agents.evaluation.services import eval_run_override, eval_run_start
+    from agents.models import EvalRun
+
+    agent = _eval_agent(tenant)
+    with audit.context(actor=tenant.admin, via="test"):
+        eval_run = eval_run_start(agent=agent, user=tenant.admin, purpose=EvalRun.Purpose.PUBLISH)
+    EvalRun.objects.filter(pk=eval_run.pk).update(gate=EvalRun.Gate.BLOCKED)
+    return lambda: (
+        eval_run_override(eval_run=eval_run, user=tenant.admin, reason="上级要求今天上线，已人工核对") and eval_run
+    )
 
 
 def test_every_services_module_is_declared():

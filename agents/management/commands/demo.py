@@ -9,6 +9,7 @@ from agents.demo import (
     demo_api_key_load,
     demo_knowledge_load,
     demo_model_load,
+    demo_test_sets_load,
     demo_usage_load,
 )
 from tenants.demo import demo_departments_load, demo_loaded
@@ -25,6 +26,7 @@ class Command(BaseCommand):
             self.stdout.write(_("演示数据已存在，沿用现有数据（密码仅在首次创建时显示）。"))
             demo_agents_load()
             demo_knowledge_load()
+            demo_test_sets_load()
             self._usage()
             self._model()
             self._api_key()
@@ -33,6 +35,7 @@ class Command(BaseCommand):
         agents = demo_agents_load()
         self.stdout.write(_("已为演示部门发布 %(n)s 个智能体。") % {"n": len(agents)})
         documents = demo_knowledge_load()
+        demo_test_sets_load()
         self.stdout.write(_("已将 %(n)s 份演示政策文件交给后台处理。") % {"n": len(documents)})
         self._usage()
         self._model()
