@@ -107,6 +107,8 @@ MIDDLEWARE = [
     "tenants.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tenants.middleware.ChineseFirstLocaleMiddleware",
+    # Under /api/ and /v1/: CORS preflights answered, answers readable by the origins a key lists.
+    "agents.api.cors.ApiCorsMiddleware",
     # Under /api/ and /v1/: oversized bodies refused (413), Django's error pages in the APIs' error format.
     "agents.api.errors.ApiErrorMiddleware",
     "django.middleware.common.CommonMiddleware",
