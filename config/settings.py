@@ -102,6 +102,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: a streamed response lets go of the request's database connection (back to the pool).
     "config.middleware.StreamReleasesConnectionMiddleware",
+    # /livez and /readyz for orchestrators' probes, before the host check and the HTTPS redirect.
+    "config.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.RequestIdMiddleware",

