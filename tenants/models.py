@@ -338,7 +338,7 @@ class ApiKey(QuotaFields):
         User, verbose_name=_("创建人"), on_delete=models.CASCADE, related_name="api_keys", editable=False
     )
     expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True, help_text=_("留空表示不过期。"))
-    # Browser integrations: the web origins whose pages may call the APIs with this key (tenants/cors.py).
+    # Browser integrations: the web origins whose pages may call the APIs with this key (agents/api/cors.py).
     cors_origins = models.JSONField(
         _("允许的浏览器来源"),
         default=list,

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants.admin import DepartmentScopedAdmin
-from tenants.api_keys import api_key_revoke, api_key_secret_assign, origin_normalize
+from tenants.api_keys import api_key_revoke, api_key_secret_assign
 from tenants.models import ApiKey, DepartmentQuota
+from tenants.origins import origin_normalize
 from tenants.roles import Action
 from tenants.scoping import ALL, department_ids
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
-from tenants.api_keys import api_key_authenticate, api_key_origin_listed
+from tenants.api_keys import api_key_authenticate
 from tenants.middleware import API_PATHS
 from tenants.models import ApiKey
+from tenants.origins import api_key_origin_listed
 
 from .errors import error_json
 
