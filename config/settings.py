@@ -102,11 +102,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: a streamed response lets go of the request's database connection (back to the pool).
     "config.middleware.StreamReleasesConnectionMiddleware",
+    # /livez and /readyz for orchestrators' probes, before the host check and the HTTPS redirect.
+    "config.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tenants.middleware.ChineseFirstLocaleMiddleware",
+    # Under /api/ and /v1/: CORS preflights answered, answers readable by the origins a key lists.
+    "agents.api.cors.ApiCorsMiddleware",
     # Under /api/ and /v1/: oversized bodies refused (413), Django's error pages in the APIs' error format.
     "agents.api.errors.ApiErrorMiddleware",
     "django.middleware.common.CommonMiddleware",

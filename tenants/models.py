@@ -338,6 +338,15 @@ class ApiKey(QuotaFields):
         User, verbose_name=_("创建人"), on_delete=models.CASCADE, related_name="api_keys", editable=False
     )
     expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True, help_text=_("留空表示不过期。"))
+    # Browser integrations: the web origins whose pages may call the APIs with this key (agents/api/cors.py).
+    cors_origins = models.JSONField(
+        _("允许的浏览器来源"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "在浏览器中直接调用 API 的网页来源，每行一个，例如 https://hotline.example.gov.cn；留空表示不允许浏览器跨域调用。"
+        ),
+    )
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True, editable=False)
     revoked_by = models.ForeignKey(
         User,

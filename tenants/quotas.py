@@ -24,11 +24,16 @@ from .models import ApiKey, DepartmentQuota
 
 
 class QuotaExceeded(Exception):
-    """A limit is reached; ``retry_after`` is the number of seconds until it resets."""
+    """A limit is reached; ``retry_after`` is the number of seconds until it resets.
 
-    def __init__(self, message: str, retry_after: int):
+    ``tokens`` says it is a token quota (a day's or a month's), not the per-minute request rate:
+    OpenAI's clients tell the two apart (``insufficient_quota`` is not worth retrying soon).
+    """
+
+    def __init__(self, message: str, retry_after: int, *, tokens: bool = False):
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+        self.tokens = tokens
 
 
 @dataclass(frozen=True)
@@ -115,12 +120,14 @@ def quota_check(*, department_id: int | None, api_key: ApiKey | None = None, use
                     _("%(who)s今日的 token 用量已达上限（%(limit)s），明日零时恢复。")
                     % {"who": limit.who, "limit": limit.per_day},
                     _seconds_until(_next_midnight(today)),
+                    tokens=True,
                 )
             if limit.per_month and month_used >= limit.per_month:
                 raise QuotaExceeded(
                     _("%(who)s本月的 token 用量已达上限（%(limit)s），下月 1 日恢复。")
                     % {"who": limit.who, "limit": limit.per_month},
                     _seconds_until(_next_month(today)),
+                    tokens=True,
                 )
     per_minute = [limit for limit in limits if limit.per_minute]
     if per_minute:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from tenants.admin import DepartmentScopedAdmin
 from tenants.api_keys import api_key_revoke, api_key_secret_assign
 from tenants.models import ApiKey, DepartmentQuota
+from tenants.origins import origin_normalize
 from tenants.roles import Action
 from tenants.scoping import ALL, department_ids
 
@@ -31,10 +32,37 @@ class ApiKeyForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("运行智能体：调用下面选中的智能体；管理知识库：上传文档、查看入库状态；读取用量：读取本部门用量。"),
     )
+    cors_origins = forms.CharField(
+        label=_("允许的浏览器来源"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=ApiKey._meta.get_field("cors_origins").help_text,
+    )
 
     class Meta:
         model = ApiKey
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["cors_origins"] = "\n".join(self.instance.cors_origins or [])
+
+    def clean_cors_origins(self) -> list[str]:
+        origins, errors = [], []
+        for line in self.cleaned_data.get("cors_origins", "").splitlines():
+            if not line.strip():
+                continue
+            try:
+                origin = origin_normalize(line)
+            except forms.ValidationError as exc:
+                errors.extend(exc.messages)
+                continue
+            if origin not in origins:
+                origins.append(origin)
+        if errors:
+            raise forms.ValidationError(errors)
+        return origins
 
     def clean(self):
         cleaned = super().clean()
@@ -64,7 +92,7 @@ class ApiKeyAdmin(DepartmentScopedAdmin):
     actions = ["revoke_selected"]
     readonly_fields = ["prefix_shown", "created_by", "created_at", "last_used_at", "revoked_at", "revoked_by"]
     fieldsets = [
-        (None, {"fields": ["department", "name", "scopes", "agents", "expires_at"]}),
+        (None, {"fields": ["department", "name", "scopes", "agents", "expires_at", "cors_origins"]}),
         (
             _("限额（留空表示不限；部门和个人的配额另行生效）"),
             {"fields": ["requests_per_minute", "tokens_per_day", "tokens_per_month"]},

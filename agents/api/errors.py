@@ -98,7 +98,10 @@ def exception_handler(exc, context):
     """DRF's exception handler, answering every failure in the error format."""
     if isinstance(exc, QuotaExceeded):
         return error_response(
-            status_code=429, code="quota_exceeded", message=str(exc), headers={"Retry-After": str(exc.retry_after)}
+            status_code=429,
+            code="token_quota_exceeded" if exc.tokens else "quota_exceeded",
+            message=str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, (Http404, AgentNotAvailable)):
         message = str(exc) if isinstance(exc, AgentNotAvailable) else _("找不到该对象，或您没有访问权限。")

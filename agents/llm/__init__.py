@@ -3,6 +3,7 @@
 from .gateway import (
     Completed,
     ConnectionCheck,
+    ContextTooLong,
     ModelError,
     ModelRejected,
     ModelUnavailable,
@@ -18,6 +19,7 @@ from .gateway import (
     chat_complete,
     chat_stream,
     client_for,
+    context_too_long,
     embed_texts,
     endpoint_test_connection,
     tokens_estimate,
@@ -26,6 +28,7 @@ from .gateway import (
 __all__ = [
     "Completed",
     "ConnectionCheck",
+    "ContextTooLong",
     "ModelError",
     "ModelRejected",
     "ModelUnavailable",
@@ -41,6 +44,7 @@ __all__ = [
     "chat_complete",
     "chat_stream",
     "client_for",
+    "context_too_long",
     "embed_texts",
     "endpoint_test_connection",
     "tokens_estimate",

@@ -23,6 +23,7 @@ import email.utils
 import json
 import queue
 import random
+import re
 import socket
 import ssl
 import threading
@@ -43,6 +44,7 @@ from .limits import _busy, limiter_for
 from .reasoning import ThinkSplitter, split_stray_close
 from .types import (
     Completed,
+    ContextTooLong,
     ModelError,
     ModelRejected,
     ModelUnavailable,
@@ -52,12 +54,14 @@ from .types import (
     TextDelta,
     ToolCall,
     Usage,
+    context_too_long,
     tokens_estimate,
 )
 
 __all__ = [
     "Completed",
     "ConnectionCheck",
+    "ContextTooLong",
     "ModelError",
     "ModelRejected",
     "ModelUnavailable",
@@ -73,6 +77,7 @@ __all__ = [
     "chat_complete",
     "chat_stream",
     "client_for",
+    "context_too_long",
     "embed_texts",
     "endpoint_test_connection",
     "tokens_estimate",
@@ -325,6 +330,20 @@ def _server_said(exc: openai.APIError, endpoint) -> str:
     return said
 
 
+# How servers say a conversation does not fit: OpenAI's code, vLLM's / OpenAI's / Ollama's / TGI's sentences.
+CONTEXT_TOO_LONG = re.compile(
+    r"context[_ ]length|maximum context|context window|too many (input )?tokens|prompt is too long|上下文", re.I
+)
+
+
+def _says_context_too_long(exc: openai.APIStatusError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    if error.get("code") == "context_length_exceeded":
+        return True
+    return bool(CONTEXT_TOO_LONG.search(str(getattr(exc, "message", "") or "")))
+
+
 def _rejection(exc: openai.APIStatusError, endpoint, *, model: str) -> ModelRejected:
     name, code = endpoint.name, exc.status_code
     if code == 401:
@@ -335,6 +354,11 @@ def _rejection(exc: openai.APIStatusError, endpoint, *, model: str) -> ModelReje
         return ModelRejected(
             _("模型服务“%(name)s”找不到模型 %(model)s 或接口地址有误（404），请管理员检查配置。")
             % {"name": name, "model": model}
+        )
+    if code == 400 and _says_context_too_long(exc):
+        return ContextTooLong(
+            _("对话内容超出了模型服务“%(name)s”的上下文长度，请缩短对话或问题：%(said)s")
+            % {"name": name, "said": _server_said(exc, endpoint) or "-"}
         )
     return ModelRejected(
         _("模型服务“%(name)s”拒绝了请求（%(code)s）：%(said)s")

@@ -108,6 +108,16 @@ class ModelRejected(ModelError):
     """
 
 
+class ContextTooLong(ModelRejected):
+    """The endpoint said the conversation does not fit its model's context window (a 400 naming it)."""
+
+
+def context_too_long(exc: ModelError) -> bool:
+    """Whether every target gave up on ``exc``'s call because the conversation was too long for its model."""
+    failures = exc.failures or [exc]
+    return all(isinstance(failure, ContextTooLong) for failure in failures)
+
+
 class StreamBroken(ModelError):
     """The stream failed after output had begun: it broke, stalled, sent malformed chunks or ended unfinished.
 

@@ -34,6 +34,7 @@ from ..llm import (
     Target,
     TextDelta,
     chat_complete,
+    context_too_long,
 )
 from ..llm import (
     ReasoningDelta as ModelReasoning,
@@ -567,6 +568,9 @@ class _Execution:
             except ModelError as exc:
                 for event in self._flush():
                     yield event
+                if context_too_long(exc):
+                    # What callers tell apart (OpenAI's context_length_exceeded): shorten it, don't retry it.
+                    self.run.guardrails = {**self.run.guardrails, "model_error": "context_length_exceeded"}
                 self.outcome = (Run.Status.FAILED, exc.message)
                 return
             if self.answer_filter.blocked_by:

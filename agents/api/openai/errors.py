@@ -12,6 +12,8 @@ import json
 OPENAI_CODES = {
     (401, None): "invalid_api_key",
     (404, "not_found"): "model_not_found",
+    (400, "context_length_exceeded"): "context_length_exceeded",
+    (429, "token_quota_exceeded"): "insufficient_quota",
     (429, None): "rate_limit_exceeded",
 }
 

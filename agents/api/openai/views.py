@@ -134,7 +134,22 @@ def _shuzhi(run: Run) -> dict:
     }
 
 
+class ContextLengthExceeded(ModelFailed):
+    """The conversation does not fit the agent's model (400 ``context_length_exceeded``, as OpenAI answers)."""
+
+    status_code = 400
+    default_code = "context_length_exceeded"
+
+
 def _failure(run: Run) -> ModelFailed:
+    if (run.guardrails or {}).get("model_error") == "context_length_exceeded":
+        return ContextLengthExceeded(
+            message=_(
+                "对话内容超出了智能体所用模型的上下文长度，请减少历史消息或缩短问题：%(error)s（运行编号 %(id)s）"
+            )
+            % {"error": run.error, "id": run.pk},
+            run_id=run.pk,
+        )
     return ModelFailed(
         message=_("模型调用失败，未能生成回答：%(error)s（运行编号 %(id)s）")
         % {"error": run.error or _("模型服务不可用"), "id": run.pk},
