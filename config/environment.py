@@ -212,6 +212,13 @@ VARIABLES: tuple[Variable, ...] = (
         "The connection that holds endpoints' concurrency slots (session advisory locks); straight to PostgreSQL behind a transaction pooler.",
     ),
     V(
+        "SHUZHI_TEST_PROCESSES",
+        "database",
+        "2",
+        "`run.py test` 运行测试的进程数（0 为单进程）；部署时无需设置。",
+        "Processes `run.py test` runs the tests in (0: one); not needed for deployment.",
+    ),
+    V(
         "SHUZHI_TEST_DATABASE",
         "database",
         "test_shuzhi",
