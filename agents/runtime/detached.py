@@ -5,7 +5,8 @@ browser that reloads, an API client that disconnects) only stops *listening*; th
 closed as incomplete) either way. The run is ``run_astream`` driven on the server's event loop
 (``driving.SERVING``: the model streamed with the asynchronous gateway, blocking steps in a bounded
 thread pool): no thread per stream. The task speaks the caller's language (the one active when the
-run was started), so the runtime's messages follow Accept-Language on the APIs.
+run was started), so the runtime's messages follow Accept-Language on the APIs. The run reads the
+egress allow-list once (``egress.policy_read_once``), not before each outbound call.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.db import close_old_connections
 from django.utils import translation
 
 from ..blocking import blocking_runner
+from ..egress import policy_read_once
 from . import events as ev
 from .driving import SERVING
 from .pipeline import run_astream
@@ -44,6 +46,7 @@ async def _drive(run_kwargs: dict, queue: asyncio.Queue, language: str | None) -
         # runs' thread pool: the run does not depend on the request's thread, which ends before it.
         with (
             blocking_runner(SERVING.blocking),
+            policy_read_once(),
             translation.override(language) if language else contextlib.nullcontext(),
         ):
             async for event in run_astream(io=SERVING, **run_kwargs):
