@@ -38,13 +38,14 @@ sends the caller's headers (a tool's secret) only to the origin they were meant 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ipaddress
 import os
 import re
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -272,7 +273,52 @@ class _Policy:
         return any(address.version == n.version and address in n for n in self.networks)
 
 
+# Policies already read in this context, by (purpose, whether platform-wide endpoints count), while
+# ``policy_read_once`` is in force; None outside it (every check reads the allow-list afresh).
+_policy_memo: contextvars.ContextVar[dict[tuple[str, bool], _Policy] | None] = contextvars.ContextVar(
+    "egress_policy_memo", default=None
+)
+
+
+@contextlib.contextmanager
+def policy_read_once() -> Iterator[None]:
+    """Within this context (and the tasks and threads it hands work to), the allow-list is read from
+    the database once per purpose and kept: every later check of the context uses that reading.
+
+    For one run, whose model calls and tools would otherwise read it before every request: a change
+    an admin makes to the list takes effect from the next run. Outside such a context every check
+    reads the list as it is at that moment.
+    """
+    token = _policy_memo.set({})
+    try:
+        yield
+    finally:
+        _policy_memo.reset(token)
+
+
+def _policy_key(purpose: str, endpoint) -> tuple[str, bool]:
+    return purpose, purpose == "model" and (endpoint is None or endpoint.department_id is None)
+
+
+def _policy_memoised(*, purpose: str, endpoint=None) -> _Policy | None:
+    memo = _policy_memo.get()
+    return None if memo is None else memo.get(_policy_key(purpose, endpoint))
+
+
 def _policy_load(*, purpose: str, endpoint=None) -> _Policy:
+    """The allow-list for ``purpose`` (and ``endpoint``): memoised under ``policy_read_once``, else read now."""
+    memo = _policy_memo.get()
+    if memo is None:
+        return _policy_read(purpose=purpose, endpoint=endpoint)
+    key = _policy_key(purpose, endpoint)
+    policy = memo.get(key)
+    if policy is None:
+        # The dict is shared with the context's copies (threads of run_blocking), so one read serves all.
+        policy = memo[key] = _policy_read(purpose=purpose, endpoint=endpoint)
+    return policy
+
+
+def _policy_read(*, purpose: str, endpoint=None) -> _Policy:
     from .models import AllowedHost, ModelEndpoint
 
     if purpose not in PURPOSES:
@@ -433,8 +479,11 @@ class _Guard:
 
     async def aaddresses(self, raw_host: str, port: int) -> list[str]:
         host = _canonical_host(raw_host)
-        # The allow-list is a database read: a blocking step (see ``agents.blocking``).
-        policy = await run_blocking(_policy_load, purpose=self.purpose, endpoint=self.endpoint)
+        # The allow-list is a database read: a blocking step (see ``agents.blocking``), unless this run
+        # has read it already (``policy_read_once``), when the thread hop would cost more than the check.
+        policy = _policy_memoised(purpose=self.purpose, endpoint=self.endpoint)
+        if policy is None:
+            policy = await run_blocking(_policy_load, purpose=self.purpose, endpoint=self.endpoint)
         if not _name_could_pass(host, policy):
             raise _not_listed(host)
         try:

@@ -1,9 +1,10 @@
 """The keyword leg of retrieval: BM25 over jieba tokens, statistics from PostgreSQL.
 
 Document frequencies and the average passage length are counted in the database over the live
-generation of the knowledge bases searched (through the GIN index on the token vector), so a
-word common in the knowledge base weighs little and a rare one decides. Candidates are the
-passages holding the rarer terms, bounded by ``CANDIDATE_CAP``, and are scored in BM25 order.
+generation of the knowledge bases searched, in one query over the stored token vector and length
+(``Passage.search_vector``, ``Passage.token_count``), so a word common in the knowledge base weighs
+little and a rare one decides. Candidates are the passages holding the rarer terms, bounded by
+``CANDIDATE_CAP``, and are scored in BM25 order.
 """
 
 from __future__ import annotations
@@ -33,20 +34,17 @@ def _lexeme(term: str) -> str:
 
 
 def _statistics(terms: list[str], params: dict, where: str) -> tuple[int, float, dict[str, int]]:
-    sql = f"""
-        SELECT count(*), coalesce(avg(array_length(string_to_array(p.tokens, ' '), 1)), 0) {_LIVE} {where}
-    """
-    df_sql = f"""
-        SELECT t.term, (SELECT count(*) {_LIVE} {where}
-                        AND to_tsvector('simple', p.tokens) @@ to_tsquery('simple', t.lexeme))
-        FROM unnest(%(terms)s::text[], %(lexemes)s::text[]) AS t(term, lexeme)
-    """  # noqa: S608
+    # One pass over the live passages counts them, averages their stored lengths and counts every
+    # term's documents (a FILTER per term), instead of one correlated count per term.
+    filters = ", ".join(
+        f"count(*) FILTER (WHERE p.search_vector @@ to_tsquery('simple', %(lexeme_{i})s))" for i in range(len(terms))
+    )
+    sql = f"SELECT count(*), coalesce(avg(p.token_count), 0), {filters} {_LIVE} {where}"
+    lexemes = {f"lexeme_{i}": _lexeme(t) for i, t in enumerate(terms)}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        total, average = cursor.fetchone()
-        cursor.execute(df_sql, {**params, "terms": terms, "lexemes": [_lexeme(t) for t in terms]})
-        frequencies = dict(cursor.fetchall())
-    return int(total), float(average or 0), frequencies
+        cursor.execute(sql, {**params, **lexemes})
+        total, average, *counts = cursor.fetchone()
+    return int(total), float(average or 0), dict(zip(terms, counts, strict=True))
 
 
 def keyword_candidates(
@@ -70,17 +68,18 @@ def keyword_candidates(
     # Rarest first, so the capped candidate set holds the passages that the question singles out.
     useful = sorted(idf, key=lambda t: frequencies[t])
     sql = f"""
-        SELECT p.id, p.tokens, p.knowledge_base_id {_LIVE} {where}
-          AND to_tsvector('simple', p.tokens) @@ to_tsquery('simple', %(query)s)
+        SELECT p.id, p.tokens, p.token_count, p.knowledge_base_id {_LIVE} {where}
+          AND p.search_vector @@ to_tsquery('simple', %(query)s)
         LIMIT {CANDIDATE_CAP}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "query": " | ".join(_lexeme(t) for t in useful)})
         rows = cursor.fetchall()
     scored = []
-    for pid, tokens, kb_id in rows:
-        counts = Counter(tokens.split())
-        length = sum(counts.values()) or 1
+    wanted = set(useful)
+    for pid, tokens, length, kb_id in rows:
+        counts = Counter(token for token in tokens.split() if token in wanted)
+        length = length or 1
         norm = K1 * (1 - B + B * length / (average or 1))
         score = sum(weighted_terms[t] * idf[t] * counts[t] * (K1 + 1) / (counts[t] + norm) for t in useful if counts[t])
         scored.append((pid, score, kb_id))

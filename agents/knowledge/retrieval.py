@@ -170,7 +170,9 @@ def retrieve(
     fused = sorted(scores, key=lambda pid: scores[pid], reverse=True)
     rerankers = [kb for kb in kbs if kb.rerank_endpoint_id and kb.rerank_endpoint.is_active]
     pool = fused[: max([top_k] + [kb.rerank_top_n for kb in rerankers])]
-    passages = Passage.objects.select_related("document").in_bulk(pool)
+    # The vectors are not needed past the SQL that ranked them (a 384-float embedding is most of a row);
+    # in_bulk needs no ordering.
+    passages = Passage.objects.select_related("document").defer("embedding", "search_vector").order_by().in_bulk(pool)
     reranked: dict[int, float] = {}
     for kb in rerankers:
         pool = _reranked(kb, query, pool, passages, reranked)

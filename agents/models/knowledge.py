@@ -6,9 +6,11 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
@@ -230,6 +232,17 @@ class Passage(models.Model):
     generation = models.PositiveIntegerField(default=0)
     embedding = VectorField()
     tokens = models.TextField(help_text="jieba tokens separated by spaces, for keyword search")
+    # Stored with the row so the keyword leg neither parses the tokens into a vector nor counts them
+    # per question (``keyword``): matching reads the GIN index, BM25 reads the length.
+    search_vector = models.GeneratedField(
+        expression=SearchVector("tokens", config="simple"), output_field=SearchVectorField(), db_persist=True
+    )
+    # NULL for a passage without tokens (as array_length of an empty array), which averages ignore.
+    token_count = models.GeneratedField(
+        expression=Func(Func(F("tokens"), Value(" "), function="string_to_array"), Value(1), function="array_length"),
+        output_field=models.IntegerField(null=True),
+        db_persist=True,
+    )
 
     objects = PassageQuerySet.as_manager()
     audit_log = False  # written by ingestion; the document's own record is the configuration
@@ -239,6 +252,7 @@ class Passage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["document", "generation", "position"], name="passage_unique_position")
         ]
+        indexes = [GinIndex(fields=["search_vector"], name="passage_search_vector_gin")]
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.position}"

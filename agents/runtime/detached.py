@@ -5,7 +5,12 @@ browser that reloads, an API client that disconnects) only stops *listening*; th
 closed as incomplete) either way. The run is ``run_astream`` driven on the server's event loop
 (``driving.SERVING``: the model streamed with the asynchronous gateway, blocking steps in a bounded
 thread pool): no thread per stream. The task speaks the caller's language (the one active when the
-run was started), so the runtime's messages follow Accept-Language on the APIs.
+run was started), so the runtime's messages follow Accept-Language on the APIs. The run reads the
+egress allow-list once (``egress.policy_read_once``), not before each outbound call.
+
+Deltas are coalesced for the consumer: the first of a kind goes out as soon as it arrives (time to
+first token is the model's), later ones are gathered for up to ``DELTA_WINDOW_SECONDS`` after the
+last one sent, so a stream sends at most about 20 events a second of each kind, the same text in all.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from django.db import close_old_connections
 from django.utils import translation
 
 from ..blocking import blocking_runner
+from ..egress import policy_read_once
 from . import events as ev
 from .driving import SERVING
 from .pipeline import run_astream
 
 log = logging.getLogger(__name__)
 _DONE = object()
+# Deltas after the first are sent at most this often: ~20 events a second reads as live text to a
+# person, and each event costs the serving process an unmasking, a JSON encoding and a write.
+DELTA_WINDOW_SECONDS = 0.05
 # Runs still going after their consumer left: kept referenced until they end.
 _RUNNING: set[asyncio.Task] = set()
 
@@ -44,6 +53,7 @@ async def _drive(run_kwargs: dict, queue: asyncio.Queue, language: str | None) -
         # runs' thread pool: the run does not depend on the request's thread, which ends before it.
         with (
             blocking_runner(SERVING.blocking),
+            policy_read_once(),
             translation.override(language) if language else contextlib.nullcontext(),
         ):
             async for event in run_astream(io=SERVING, **run_kwargs):
@@ -74,7 +84,9 @@ async def start(*, run_kwargs: dict) -> AsyncIterator:
 
     async def events():
         yield first
+        loop = asyncio.get_running_loop()
         held = None
+        sent_at: dict[type, float] = {}  # when the last delta of each kind went out
         while True:
             item = held if held is not None else await queue.get()
             held = None
@@ -84,7 +96,14 @@ async def start(*, run_kwargs: dict) -> AsyncIterator:
                 log.error("run stream ended by an error: %s", item)
                 return
             if isinstance(item, ev.AnswerDelta | ev.ReasoningDelta):
+                last = sent_at.get(type(item))
+                wait = 0.0 if last is None else last + DELTA_WINDOW_SECONDS - loop.time()
+                if wait > 0:
+                    # What arrives meanwhile joins this event; whatever else comes (the run's end)
+                    # waits at most the rest of the window.
+                    await asyncio.sleep(wait)
                 item, held = _coalesced(item, queue)
+                sent_at[type(item)] = loop.time()
             yield item
 
     return events()

@@ -119,8 +119,10 @@ async def run_astream(
     ``QuotaExceeded`` (answer 429 with its ``retry_after``) before any run is stored; after that nothing raises except a bug, and even then the run is closed first.
     ``io`` says how the steps run (``driving.SERVING`` on an event loop, ``driving.INLINE`` in place).
     """
-    execution, start = await io.blocking(
-        _prepare,
+    # The checks and storing the run are one blocking step: each step is a hop to a thread and a
+    # connection borrowed from the pool, and nothing is yielded between the two.
+    execution, started = await io.blocking(
+        _begin,
         principal=principal,
         agent=agent,
         message=message,
@@ -135,7 +137,7 @@ async def run_astream(
         max_tokens=max_tokens,
     )
     execution.io = io
-    yield await io.blocking(execution.open, **start)
+    yield started
     try:
         async for event in execution.body():
             yield event
@@ -147,6 +149,12 @@ async def run_astream(
         await io.blocking(execution.close, Run.Status.FAILED, _("运行出错，请稍后重试；如果反复出现，请联系管理员。"))
         raise
     yield RunFinished(execution.run)
+
+
+def _begin(**kwargs) -> tuple[_Execution, RunStarted]:
+    """``_prepare`` and then ``_Execution.open``: the run checked, then stored."""
+    execution, start = _prepare(**kwargs)
+    return execution, execution.open(**start)
 
 
 def _prepare(
@@ -327,7 +335,7 @@ class _Execution:
     # ------------------------------------------------------------------ the run
 
     async def body(self) -> AsyncIterator[RunEvent]:
-        has_knowledge = await self.io.blocking(self._retrieve)
+        has_knowledge, messages = await self.io.blocking(self._retrieve_and_prompt)
         if self.hits:
             yield Sources(self.hits)
         if not self.targets:
@@ -335,13 +343,17 @@ class _Execution:
                 yield event
             await self.io.blocking(self.close, *self.outcome)
             return
-        messages = await self.io.blocking(self._messages)
         async for event in self._converse(messages):
             yield event
         if self.outcome[0] == Run.Status.SUCCEEDED:
             async for event in self._check_output(messages):
                 yield event
         await self.io.blocking(self.close, *self.outcome)
+
+    def _retrieve_and_prompt(self) -> tuple[bool, list[dict] | None]:
+        """``_retrieve``, then the prompt when a model will answer: one blocking step, not two."""
+        has_knowledge = self._retrieve()
+        return has_knowledge, self._messages() if self.targets else None
 
     def _retrieve(self) -> bool:
         """The passages for the prompt and the tools the run may call; whether the agent has knowledge."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.exceptions import ValidationError
 
 from agents.egress import (
@@ -18,6 +18,7 @@ from agents.egress import (
     host_matches,
     http_client,
     http_fetch,
+    policy_read_once,
 )
 from agents.llm.gateway import endpoint_test_connection
 from agents.models import AllowedHost
@@ -280,6 +281,30 @@ def test_the_asynchronous_client_is_guarded_the_same_way(db, web, web2):
     with pytest.raises(EgressDenied, match=r"受保护的地址 127.0.0.2"):
         async_to_sync(call)(web2.url("/json"))
     assert web2.requests == []
+
+
+def test_one_run_reads_the_allow_list_once_and_the_next_run_reads_it_again(db, web, django_assert_num_queries):
+    allow("127.0.0.1")
+    with policy_read_once():
+        with django_assert_num_queries(1):
+            assert check_url(web.url("/json")) == check_url(web.url("/json")) == "127.0.0.1"
+        AllowedHost.objects.all().delete()  # an admin changes the list while a run goes on
+        assert check_url(web.url("/json")) == "127.0.0.1"
+    with pytest.raises(EgressDenied):  # the next run (and any check outside one) reads the list as it is
+        check_url(web.url("/json"))
+
+    async def run():
+        # What a detached run does: its asynchronous model calls inside one policy_read_once.
+        with policy_read_once():
+            async with async_http_client(purpose="tool", timeout=5) as client:
+                first = (await client.get(web.url("/json"))).status_code
+                await sync_to_async(AllowedHost.objects.all().delete)()
+                return first, (await client.get(web.url("/json"))).status_code
+
+    allow("127.0.0.1")
+    assert async_to_sync(run)() == (200, 200)
+    with pytest.raises(EgressDenied):
+        fetch(web.url("/json"))
 
 
 def test_proxies_from_the_environment_do_not_bypass_the_guard(db, web, web2, monkeypatch):

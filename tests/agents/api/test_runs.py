@@ -103,6 +103,19 @@ def test_a_streamed_run_sends_start_sources_deltas_and_the_run_at_the_end(api, f
     assert id_number not in str(fake_openai.chat_requests[-1]["body"]["messages"])
 
 
+def test_a_fast_stream_reaches_the_client_as_the_same_text_in_fewer_events(api, fake_openai):
+    # Hundreds of tiny chunks a few milliseconds apart (a client reading that fast would otherwise get
+    # one event each): the text arrives whole and in order, in far fewer events than chunks, since
+    # deltas after the first are gathered in short windows.
+    chunks = [f"第{i}段。" for i in range(300)]
+    fake_openai.script(Reply(text=chunks, chunk_delay=0.002))
+    events = api.stream({"message": "请详细说明安居补贴"})
+    deltas = [data["text"] for name, data in events if name == "delta"]
+    assert "".join(deltas) == "".join(chunks) == events[-1][1]["text"]
+    assert 1 <= len(deltas) < len(chunks) // 2
+    assert events[-1][0] == "done" and events[-1][1]["status"] == "succeeded"
+
+
 def test_a_structured_agent_answers_its_data(api, tenant_a, fake_openai):
     structured = published_agent(
         tenant_a.department,
