@@ -12,7 +12,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0020_resumable_work"),
+        ("agents", "0021_evaluation"),
     ]
 
     operations = [
