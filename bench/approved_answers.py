@@ -6,22 +6,29 @@ upload and ingestion path (passage vectors cached like ``retrieval_quality.py``)
 
 - paraphrases of an approved question answered first by that pair (the close-match rate);
 - different questions near an approved one answered first by that pair anyway (false first);
-- article recall@1/@5 of the statute set's questions on those laws with the pairs present (a pair in
-  the top five counts as a miss), against the same knowledge base without them (the baseline);
+- article recall@1/@5 of the statute set's questions on those laws with the pairs present (a pair is
+  right when its answer names one of the question's articles), against the same knowledge base without
+  them (the baseline), and how many of those questions got an approved answer first;
 - retrieval p50/p95 with and without the pairs.
 """
 
 import argparse
 import json
+import re
 import statistics
 import time
 
 import numpy as np
 from _db import ROOT, bench_database
-from retrieval_quality import CACHE, SET, caching_embedder, cited_articles
+from retrieval_quality import CACHE, SET, caching_embedder, chinese_number, cited_articles
 
 PAIRS = ROOT / "tests" / "agents" / "knowledge" / "approved_set.json"
 LAWS = ("劳动合同法", "国家赔偿法")
+
+
+def articles_named(text: str) -> set[int]:
+    """The article numbers an approved answer's text names (第八十二条…)."""
+    return {chinese_number(n) for n in re.findall(r"第([零一二三四五六七八九十百千]+)条", text)}
 
 
 def main() -> None:
@@ -65,26 +72,28 @@ def main() -> None:
     pairs = json.loads(PAIRS.read_text(encoding="utf-8"))
 
     def statute_recall() -> tuple[float, float, list[float]]:
-        at1 = at5 = 0
+        at1 = at5 = pair_first = 0
         latencies = []
         for q in questions:
             t0 = time.perf_counter()
             hits = retrieve(knowledge_bases=[kb], query=q["question"], top_k=5, allow_expired=True)
             latencies.append((time.perf_counter() - t0) * 1000)
             right = [
-                h.document_id is not None
-                and titles[h.document_id] == q["law"]
-                and bool(cited_articles(h.heading_path) & set(q["articles"]))
+                bool(articles_named(h.text) & set(q["articles"]))
+                if h.approved_answer_id
+                else titles[h.document_id] == q["law"] and bool(cited_articles(h.heading_path) & set(q["articles"]))
                 for h in hits
             ]
+            pair_first += bool(hits) and hits[0].approved_answer_id is not None
             at1 += bool(right[:1] and right[0])
             at5 += any(right)
-        return at1 / len(questions), at5 / len(questions), latencies
+        return at1 / len(questions), at5 / len(questions), pair_first, latencies
 
-    def line(label, at1, at5, latencies):
+    def line(label, at1, at5, pair_first, latencies):
         p50, p95 = statistics.median(latencies), statistics.quantiles(latencies, n=20)[18]
         print(
-            f"{label:24} statute questions={len(questions)} recall@1={at1:.3f} recall@5={at5:.3f} p50={p50:.0f}ms p95={p95:.0f}ms"
+            f"{label:24} statute questions={len(questions)} recall@1={at1:.3f} recall@5={at5:.3f}"
+            f" approved answer first={pair_first} p50={p50:.0f}ms p95={p95:.0f}ms"
         )
 
     line("without approved answers", *statute_recall())

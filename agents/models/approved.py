@@ -31,9 +31,9 @@ class ApprovedAnswer(models.Model):
     """A question with the answer a reviewer approved for it, searched with its knowledge base's passages.
 
     Texts are stored masked: personal data of the run it came from stays a placeholder, and any
-    other personal data found in them is masked when saved. ``embedding`` is the question's vector by
-    the model named in ``embedded_with`` (the knowledge base's live embedder when it was saved);
-    retrieval compares it only with a query embedded by that same model.
+    other personal data found in them is masked when saved. The vectors are by the model named in
+    ``embedded_with`` (the knowledge base's live embedder when it was saved); retrieval compares them
+    only with a query embedded by that same model.
     """
 
     knowledge_base = models.ForeignKey(
@@ -62,7 +62,10 @@ class ApprovedAnswer(models.Model):
         related_name="approved_answers",
     )
     dimension = models.PositiveIntegerField(default=0, editable=False)
+    # The question and answer embedded as a passage is (competing with passages on their scale), and
+    # the question embedded as a query is (compared with the asker's question to decide a close match).
     embedding = VectorField(null=True, blank=True, editable=False)
+    question_embedding = VectorField(null=True, blank=True, editable=False)
     embedded_with = models.CharField(max_length=200, blank=True, editable=False)
     tokens = models.TextField(blank=True, editable=False, help_text="jieba tokens of the question and answer")
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
