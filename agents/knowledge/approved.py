@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import ApprovedAnswer, KnowledgeBase
+from ..privacy.detectors import PLACEHOLDER_RE
 from ..privacy.masking import Masker
 from .embeddings import embedder_for
 from .tokens import token_text
@@ -28,8 +29,9 @@ def approved_answer_store(*, approved_answer: ApprovedAnswer, mapping: dict[str,
     """Check, mask, tokenize, embed and save a pair (new or edited).
 
     Texts are always stored masked: ``mapping`` (the placeholders of the run the pair comes from)
-    turns personal data typed back in into the run's own placeholders, and any other personal data
-    found is masked too, so no citizen's data reaches other citizens through an approved answer.
+    recognises personal data of that run typed back in, any other personal data found is masked too,
+    and every placeholder is stored without its number (【手机号】), so no citizen's data reaches other
+    citizens through an approved answer, nor is a placeholder ever unmasked as the next asker's value.
     Raises ValidationError with a sentence for the person saving.
     """
     pair = approved_answer
@@ -41,10 +43,16 @@ def approved_answer_store(*, approved_answer: ApprovedAnswer, mapping: dict[str,
     if pair.effective_date and pair.expiry_date and pair.expiry_date < pair.effective_date:
         raise ValidationError(_("失效日期不能早于生效日期。"))
     masker = Masker(mapping=mapping or {})
-    pair.question, pair.answer = masker.mask(pair.question), masker.mask(pair.answer)
+    pair.question, pair.answer = _generic(masker.mask(pair.question)), _generic(masker.mask(pair.answer))
     _index(pair)
     pair.save()
     return pair
+
+
+def _generic(text: str) -> str:
+    # 【手机号1】 means one person's phone in one run; in knowledge served to everyone it would be read
+    # as the next asker's own 【手机号1】 and unmasked as theirs. Unnumbered, it is never unmasked.
+    return PLACEHOLDER_RE.sub(lambda m: f"【{m.group(1)}】", text)
 
 
 def _index(pair: ApprovedAnswer) -> None:

@@ -179,12 +179,17 @@ def retrieve(
     weighted_terms = query_terms(query)
     terms = list(weighted_terms)
     # Approved answers take part under negative keys (their ids negated), so they never meet a passage id.
-    matches = approved_matches(
-        groups={key: ([kb.pk for kb in members], vectors[key]) for key, members in groups.items()},
-        kb_ids=[kb.pk for kb in kbs],
-        query=query,
-        on=params["today"],
-        allow_expired=allow_expired,
+    # A search narrowed to documents' tags leaves them out: they carry none.
+    matches = (
+        []
+        if tags
+        else approved_matches(
+            groups={key: ([kb.pk for kb in members], vectors[key]) for key, members in groups.items()},
+            kb_ids=[kb.pk for kb in kbs],
+            query=query,
+            on=params["today"],
+            allow_expired=allow_expired,
+        )
     )
     pairs = {-m.pair.pk: m for m in matches}
     vector_ranked += [

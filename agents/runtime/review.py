@@ -95,8 +95,8 @@ def run_correction_save(
 
     Only for a run the reviewer may review whose answer was edited or rejected, into a knowledge base
     they may write to (``KnowledgeBase.objects.writable_by``). The texts are what the reviewer saw and
-    changed: personal data of the run typed back in becomes the run's placeholders again and any other
-    personal data is masked (``approved_answer_store``), whatever the reviewer may see. Raises
+    changed: personal data of the run typed back in, and any other personal data, is masked with
+    unnumbered placeholders (``approved_answer_store``), whatever the reviewer may see. Raises
     ValidationError (a sentence for the reviewer); Run.DoesNotExist when they may not review the run.
     """
     locked = Run.objects.restrict(reviewer, Action.REVIEW).get(pk=run.pk)

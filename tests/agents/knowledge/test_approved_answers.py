@@ -126,10 +126,17 @@ def test_personal_data_is_stored_masked_whoever_saves_it(tenant_a, tenant_b, fak
         },
     )
     pair = ApprovedAnswer.objects.get()
-    assert "13800138000" not in pair.question and "【手机号1】" in pair.question
-    assert "13912345678" not in pair.answer and "【手机号2】" in pair.answer
+    assert "13800138000" not in pair.question and "【手机号】" in pair.question
+    assert "13912345678" not in pair.answer and "【手机号】" in pair.answer
     run.refresh_from_db()
     assert run.review_status == Run.Review.REJECTED
+
+    # The next asker's own phone is never put into the approved answer they are shown.
+    answering = published_agent(tenant_a.department, knowledge_bases=[kb])
+    later = run_execute(principal=tenant_a.staff, agent=answering, message="我电话13700001111，噪音投诉怎么处理？")
+    assert later.retrieved[0]["approved_answer_id"] == pair.pk
+    page = login(tenant_a.staff).get(reverse("chat:run", args=[later.pk])).content.decode()
+    assert "拨打12345" in page and "【手机号】" in page and page.count("13700001111") <= 1
 
 
 def test_a_reviewer_writes_only_to_knowledge_bases_they_may_write_to(tenant_a, tenant_b, fake_openai, login):
