@@ -22,6 +22,7 @@ from agents.runtime.review import (
     Decision,
     correction_knowledge_bases,
     review_queue,
+    reviewed_by_me,
     run_correction_save,
     run_review,
 )
@@ -327,8 +328,16 @@ def review(request):
         {
             "departments": departments_for(user=request.user, action=Action.REVIEW),
             "queue": _queue_items(request.user),
+            "correctable": _correctable_items(request.user),
         },
     )
+
+
+def _correctable_items(user) -> list[dict]:
+    """The reviewer's latest edited or rejected runs: their corrections can still be kept as knowledge."""
+    viewer = Viewer.of(user)
+    runs = reviewed_by_me(user=user).filter(review_status__in=CORRECTABLE).select_related("agent")[:20]
+    return [{"run": run, "preview": visible_run(run=run, viewer=viewer).show(run.input_text)} for run in runs]
 
 
 def _queue_items(user) -> list[dict]:

@@ -115,6 +115,8 @@ def test_personal_data_is_stored_masked_whoever_saves_it(tenant_a, tenant_b, fak
     page = reviewer.get(reverse("chat:review_item", args=[run.pk])).content.decode()
     assert "13800138000" in page  # the reviewer's role may see it
     reviewer.post(reverse("chat:review_item", args=[run.pk]), {"decision": "reject", "reason": "答非所问"})
+    queue = reviewer.get(reverse("chat:review")).content.decode()
+    assert "我修改或驳回过的回答" in queue and reverse("chat:review_item", args=[run.pk]) in queue
     page = reviewer.get(reverse("chat:review_item", args=[run.pk])).content.decode()
     assert reverse("chat:review_correction", args=[run.pk]) in page
     reviewer.post(
