@@ -13,7 +13,13 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.admin import DepartmentScopedAdmin
 
-from ..knowledge.approved import approved_answer_activate, approved_answer_retire, approved_answer_store
+from ..knowledge.approved import (
+    ANSWER_MAX,
+    QUESTION_MAX,
+    approved_answer_activate,
+    approved_answer_retire,
+    approved_answer_store,
+)
 from ..models import ApprovedAnswer
 
 
@@ -32,6 +38,9 @@ class ApprovedAnswerForm(forms.ModelForm):
         start, end = cleaned.get("effective_date"), cleaned.get("expiry_date")
         if start and end and end < start:
             self.add_error("expiry_date", gettext("失效日期不能早于生效日期。"))
+        for name, limit in (("question", QUESTION_MAX), ("answer", ANSWER_MAX)):
+            if len(cleaned.get(name) or "") > limit:
+                self.add_error(name, gettext("问题或回答过长。"))
         return cleaned
 
 
