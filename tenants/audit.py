@@ -44,6 +44,7 @@ IGNORED_FIELDS = {
 PROGRESS_FIELDS = {
     "agents.Document": {"status", "progress", "error", "passage_count", "kind", "attempts", "started_at"},
     "agents.KnowledgeBase": {"dimension", "generation", "indexed_endpoint", "indexed_model"},
+    "agents.ApprovedAnswer": {"dimension", "embedding", "question_embedding", "embedded_with", "tokens"},
     "agents.BatchJob": {"done", "failed", "started_at", "heartbeat_at"},
     "agents.EvalRun": {
         "status",

@@ -6,7 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -26,7 +27,7 @@ from ..knowledge.expiry import expiry_report
 from ..knowledge.ingestion import document_retry, knowledge_base_configure
 from ..knowledge.retrieval import retrieve
 from ..knowledge.uploads import document_upload
-from ..models import Document, KnowledgeBase
+from ..models import ApprovedAnswer, Document, KnowledgeBase
 
 
 def background_unavailable_message(count: int) -> str:
@@ -79,7 +80,7 @@ class UploadForm(forms.Form):
 
 @admin.register(KnowledgeBase)
 class KnowledgeBaseAdmin(DepartmentScopedAdmin):
-    list_display = ["name", "department", "embedding_label", "document_count", "created_at"]
+    list_display = ["name", "department", "embedding_label", "document_count", "approved_count", "created_at"]
     list_filter = ["department"]
     search_fields = ["name", "description"]
     filter_horizontal = ["granted_departments"]
@@ -125,12 +126,26 @@ class KnowledgeBaseAdmin(DepartmentScopedAdmin):
     def document_count(self, obj):
         return obj.active_documents
 
+    @admin.display(description=_("经审核的问答"), ordering="active_approved")
+    def approved_count(self, obj):
+        url = reverse("admin:agents_approvedanswer_changelist") + f"?knowledge_base__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.active_approved)
+
     def get_queryset(self, request):
-        # Counted in the list query, not once per row.
+        # Counted in the list query, not once per row (a subquery: two joined counts would multiply).
+        approved = (
+            ApprovedAnswer.objects.filter(knowledge_base=OuterRef("pk"), is_active=True)
+            .values("knowledge_base")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         return (
             super()
             .get_queryset(request)
-            .annotate(active_documents=Count("documents", filter=Q(documents__is_active=True)))
+            .annotate(
+                active_documents=Count("documents", filter=Q(documents__is_active=True)),
+                active_approved=Coalesce(Subquery(approved), 0),
+            )
         )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):

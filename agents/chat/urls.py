@@ -20,4 +20,5 @@ urlpatterns = [
     path("passages/<int:passage_id>/", views.passage, name="passage"),
     path("review/", views.review, name="review"),
     path("review/<int:run_id>/", views.review_item, name="review_item"),
+    path("review/<int:run_id>/approved-answer/", views.review_correction, name="review_correction"),
 ]

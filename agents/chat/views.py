@@ -17,7 +17,15 @@ from agents.models import Agent, Conversation, KnowledgeBase, Passage, Run
 from agents.runtime.access import AgentNotAvailable
 from agents.runtime.display import run_trace
 from agents.runtime.prompting import RunInputInvalid
-from agents.runtime.review import Decision, review_queue, run_review
+from agents.runtime.review import (
+    CORRECTABLE,
+    Decision,
+    correction_knowledge_bases,
+    review_queue,
+    reviewed_by_me,
+    run_correction_save,
+    run_review,
+)
 from agents.runtime.visibility import Viewer, visible_run
 from tenants.access import requires
 from tenants.quotas import QuotaExceeded
@@ -25,6 +33,7 @@ from tenants.roles import Action
 from tenants.selectors import departments_for, may, user_label
 
 from . import services, streaming
+from .forms import CorrectionForm
 from .presenters import turn
 
 
@@ -319,8 +328,16 @@ def review(request):
         {
             "departments": departments_for(user=request.user, action=Action.REVIEW),
             "queue": _queue_items(request.user),
+            "correctable": _correctable_items(request.user),
         },
     )
+
+
+def _correctable_items(user) -> list[dict]:
+    """The reviewer's latest edited or rejected runs: their corrections can still be kept as knowledge."""
+    viewer = Viewer.of(user)
+    runs = reviewed_by_me(user=user).filter(review_status__in=CORRECTABLE).select_related("agent")[:20]
+    return [{"run": run, "preview": visible_run(run=run, viewer=viewer).show(run.input_text)} for run in runs]
 
 
 def _queue_items(user) -> list[dict]:
@@ -331,14 +348,20 @@ def _queue_items(user) -> list[dict]:
     ]
 
 
-@requires(Action.REVIEW)
-def review_item(request, run_id):
-    run = Run.objects.restrict(request.user, Action.REVIEW).select_related("agent").filter(pk=run_id).first()
+def _reviewable(request, run_id) -> Run:
+    run = Run.objects.restrict(request.user, Action.REVIEW).select_related("agent", "version").filter(pk=run_id).first()
     if run is None or not run.review_status:
         raise Http404
+    return run
+
+
+@requires(Action.REVIEW)
+def review_item(request, run_id):
+    run = _reviewable(request, run_id)
     if request.method == "POST":
         return _decide(request, run)
     trace = run_trace(run=run, viewer=request.user)
+    view = visible_run(run=run, viewer=request.user)
     return render(
         request,
         "agents/review_item.html",
@@ -348,16 +371,22 @@ def review_item(request, run_id):
             "reviewer": user_label(user_id=run.reviewer_id) if run.reviewer_id else "",
             # The agent's admins turn the item into a test case in one click (the admin's own page does it).
             "can_make_case": Agent.objects.restrict(request.user, Action.MANAGE).filter(pk=run.agent_id).exists(),
+            "knowledge_bases": correction_knowledge_bases(reviewer=request.user, run=run),
+            "question": view.show(run.input_text),
+            "corrected": view.final_text if run.review_status == Run.Review.EDITED else "",
+            "correctable": run.review_status in CORRECTABLE,
+            "saved": run.approved_answers.select_related("knowledge_base").order_by("-approved_at"),
         },
     )
 
 
 def _decide(request, run):
+    decision = request.POST.get("decision", "")
     try:
         run_review(
             run=run,
             reviewer=request.user,
-            decision=request.POST.get("decision", ""),
+            decision=decision,
             text=request.POST.get("text", ""),
             reason=request.POST.get("reason", ""),
         )
@@ -365,5 +394,39 @@ def _decide(request, run):
         messages.error(request, " ".join(exc.messages))
         return redirect("chat:review_item", run_id=run.pk)
     labels = {Decision.APPROVE: _("已通过。"), Decision.EDIT: _("已修改并通过。"), Decision.REJECT: _("已驳回。")}
-    messages.success(request, labels[request.POST["decision"]])
+    messages.success(request, labels[decision])
+    wants_pair = request.POST.get("save_answer") and decision in (Decision.EDIT, Decision.REJECT)
+    if wants_pair and not _save_correction(request, run, answer=request.POST.get("text", "")):
+        return redirect("chat:review_item", run_id=run.pk)  # decided; the correction can be saved from there
     return redirect("chat:review")
+
+
+def _save_correction(request, run, *, answer: str) -> bool:
+    form = CorrectionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return False
+    try:
+        run_correction_save(
+            run=run,
+            reviewer=request.user,
+            knowledge_base_id=form.cleaned_data["knowledge_base"],
+            question=form.cleaned_data["question"],
+            answer=answer,
+            effective_date=form.cleaned_data["effective_date"],
+            expiry_date=form.cleaned_data["expiry_date"],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    messages.success(request, _("已保存为经审核的问答，之后相近的提问将优先引用它。"))
+    return True
+
+
+@requires(Action.REVIEW)
+@require_POST
+def review_correction(request, run_id):
+    """Save the corrected answer of an edited or rejected run as an approved question-and-answer pair."""
+    run = _reviewable(request, run_id)
+    _save_correction(request, run, answer=request.POST.get("answer", ""))
+    return redirect("chat:review_item", run_id=run.pk)

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Document, KnowledgeBase, Passage
+from .approved import approved_answers_reembed
 from .chunking import chunk_blocks
 from .embeddings import BATCH, embedder_for
 from .headings import without_title
@@ -418,12 +419,17 @@ def knowledge_base_reembed(*, knowledge_base_id: int) -> str:
     """Build the next generation of passages with the configured model, then switch to it atomically.
 
     The live generation keeps serving searches (queries are embedded with the model it was built
-    with) until the switch. Documents ingested meanwhile are picked up before switching.
+    with) until the switch. Documents ingested meanwhile are picked up before switching; the
+    approved answers are embedded again after it.
     """
     if not _advisory("SELECT pg_try_advisory_lock(%s)", KNOWLEDGE_BASE_LOCKS + knowledge_base_id):
         return "busy"  # another worker is re-embedding it
     try:
-        return _reembed(knowledge_base_id)
+        outcome = _reembed(knowledge_base_id)
+        if outcome == "switched":
+            # Approved answers follow their passages to the new model (until then they are found by their words).
+            approved_answers_reembed(knowledge_base=KnowledgeBase.objects.get(pk=knowledge_base_id))
+        return outcome
     finally:
         try:
             _advisory("SELECT pg_advisory_unlock(%s)", KNOWLEDGE_BASE_LOCKS + knowledge_base_id)

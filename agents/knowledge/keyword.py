@@ -48,9 +48,13 @@ def _statistics(terms: list[str], params: dict, where: str) -> tuple[int, float,
 
 
 def keyword_candidates(
-    kb_ids, weighted_terms: dict[str, float], params, where, limit: int
+    kb_ids, weighted_terms: dict[str, float], params, where, limit: int, also=()
 ) -> list[tuple[int, float, int]]:
-    """``(passage id, BM25 score, knowledge base id)`` of the best ``limit`` keyword matches."""
+    """``(passage id, BM25 score, knowledge base id)`` of the best ``limit`` keyword matches.
+
+    ``also``: more ``(key, tokens, knowledge base id)`` rows (approved answers) scored by the same
+    statistics as the passages and ranked among them.
+    """
     terms = [t for t in weighted_terms if t.replace("'", "").replace("\\", "")]
     if not terms:
         return []
@@ -74,7 +78,7 @@ def keyword_candidates(
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "query": " | ".join(_lexeme(t) for t in useful)})
-        rows = cursor.fetchall()
+        rows = cursor.fetchall() + list(also)
     scored = []
     wanted = set(useful)
     for pid, tokens, length, kb_id in rows:
@@ -82,6 +86,7 @@ def keyword_candidates(
         length = length or 1
         norm = K1 * (1 - B + B * length / (average or 1))
         score = sum(weighted_terms[t] * idf[t] * counts[t] * (K1 + 1) / (counts[t] + norm) for t in useful if counts[t])
-        scored.append((pid, score, kb_id))
+        if score > 0:  # every passage here holds a term; an approved answer may hold none
+            scored.append((pid, score, kb_id))
     scored.sort(key=lambda row: row[1], reverse=True)
     return scored[:limit]

@@ -4,6 +4,9 @@ Each knowledge base weighs the two lists itself (``vector_weight``, ``keyword_we
 passages of active, ready documents in force on the day count, unless the caller allows expired
 or not-yet-effective documents; only the knowledge bases given (which callers narrow to what
 they may read with ``KnowledgeBase.objects.readable_by``) are searched.
+
+The knowledge bases' approved answers (reviewers' corrections, ``approved_search``) are candidates
+beside the passages: fused like them, and placed first when their question matches the query closely.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..llm.rerank import rerank
 from ..llm.types import ModelError
 from ..models import KnowledgeBase, Passage
+from .approved_search import approved_matches
 from .embeddings import embedder_for
 from .headings import SEPARATOR, title_segment, without_title
 from .keyword import keyword_candidates
@@ -34,7 +39,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Hit:
-    passage_id: int
+    """A passage, or an approved answer (``approved_answer_id`` set, ``passage_id`` None), with its scores."""
+
+    passage_id: int | None
     text: str
     heading_path: str
     page: int | None
@@ -49,9 +56,15 @@ class Hit:
     keyword_rank: int | None = None
     matched_terms: list[str] = field(default_factory=list)
     rerank_score: float | None = None  # set when the knowledge base's reranker ordered this passage
+    approved_answer_id: int | None = None
+    approved_by: str = ""
+    approved_on: object = None  # the day the answer was approved (a date)
+    close_match: bool = False  # an approved answer whose question matches the query closely
 
     @property
     def citation(self) -> str:
+        if self.approved_answer_id:
+            return approved_citation(self.approved_by, self.approved_on)
         # A heading path led by the document's own title ("中华人民共和国劳动合同法 > 第四章 …") gives
         # the fuller title to the 《》 and is not repeated after it.
         title = title_segment(self.heading_path, self.document_title)
@@ -70,6 +83,14 @@ class Hit:
     def snippet(self, length: int = 120) -> str:
         text = " ".join(self.text.split())
         return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def approved_citation(approver: str, day) -> str:
+    """How an approved answer is cited: 经审核的问答, who approved it and when."""
+    return _("经审核的问答（%(name)s 审核，%(day)s）") % {
+        "name": approver or _("审核员"),
+        "day": day.isoformat() if day else "",
+    }
 
 
 def _validity_sql(allow_expired: bool) -> str:
@@ -121,10 +142,10 @@ def _vector_candidates(kb_ids, dimension, vector, params, where) -> list[tuple[i
         return sorted(cursor.fetchall(), key=lambda row: row[1], reverse=True)
 
 
-def _keyword_candidates(kb_ids, terms, params, where) -> list[tuple[int, float, int]]:
+def _keyword_candidates(kb_ids, terms, params, where, also=()) -> list[tuple[int, float, int]]:
     """BM25 keyword matches (see ``keyword``); ``terms`` is a list, or a mapping to weights."""
     weighted = terms if isinstance(terms, dict) else dict.fromkeys(terms, 1.0)
-    return keyword_candidates(kb_ids, weighted, params, where, CANDIDATES)
+    return keyword_candidates(kb_ids, weighted, params, where, CANDIDATES, also=also)
 
 
 def retrieve(
@@ -143,21 +164,40 @@ def retrieve(
     weights = {kb.pk: (kb.vector_weight, kb.keyword_weight) for kb in kbs}
 
     # Vector search, once per embedding model (knowledge bases may use different ones).
-    vector_ranked: list[tuple[int, float]] = []
+    vector_ranked: list[tuple[int, float, int]] = []
     groups: dict[str, list[KnowledgeBase]] = defaultdict(list)
     embedders = {}
     for kb in kbs:
         embedder = embedder_for(kb, live=True)  # the model the live passages were built with
         groups[embedder.key].append(kb)
         embedders[embedder.key] = embedder
+    vectors = {}
     for key, members in groups.items():
-        vector = embedders[key].query(query)
+        vectors[key] = vector = embedders[key].query(query)
         vector_ranked += _vector_candidates([kb.pk for kb in members], len(vector), vector, params, where)
-    vector_ranked.sort(key=lambda row: row[1], reverse=True)
 
     weighted_terms = query_terms(query)
     terms = list(weighted_terms)
-    keyword_ranked = _keyword_candidates([kb.pk for kb in kbs], weighted_terms, params, where)
+    # Approved answers take part under negative keys (their ids negated), so they never meet a passage id.
+    # A search narrowed to documents' tags leaves them out: they carry none.
+    matches = (
+        []
+        if tags
+        else approved_matches(
+            groups={key: ([kb.pk for kb in members], vectors[key]) for key, members in groups.items()},
+            kb_ids=[kb.pk for kb in kbs],
+            query=query,
+            on=params["today"],
+            allow_expired=allow_expired,
+        )
+    )
+    pairs = {-m.pair.pk: m for m in matches}
+    vector_ranked += [
+        (key, m.passage_similarity, m.pair.knowledge_base_id) for key, m in pairs.items() if m.passage_similarity
+    ]
+    vector_ranked.sort(key=lambda row: row[1], reverse=True)
+    also = [(key, m.pair.tokens, m.pair.knowledge_base_id) for key, m in pairs.items()]
+    keyword_ranked = _keyword_candidates([kb.pk for kb in kbs], weighted_terms, params, where, also)
 
     scores: dict[int, float] = defaultdict(float)
     vector_rank, vector_score, keyword_rank = {}, {}, {}
@@ -167,19 +207,33 @@ def retrieve(
     for rank, (pid, _score, kb_id) in enumerate(keyword_ranked, start=1):
         keyword_rank[pid] = rank
         scores[pid] += weights[kb_id][1] / (RRF_K + rank)
-    fused = sorted(scores, key=lambda pid: scores[pid], reverse=True)
+    close = sorted(
+        (key for key, m in pairs.items() if m.is_close),
+        key=lambda key: (pairs[key].similarity or 0, pairs[key].overlap),
+        reverse=True,
+    )
+    fused = [pid for pid in sorted(scores, key=lambda pid: scores[pid], reverse=True) if pid not in close]
     rerankers = [kb for kb in kbs if kb.rerank_endpoint_id and kb.rerank_endpoint.is_active]
     pool = fused[: max([top_k] + [kb.rerank_top_n for kb in rerankers])]
     # The vectors are not needed past the SQL that ranked them (a 384-float embedding is most of a row);
     # in_bulk needs no ordering.
-    passages = Passage.objects.select_related("document").defer("embedding", "search_vector").order_by().in_bulk(pool)
+    items = (
+        Passage.objects.select_related("document")
+        .defer("embedding", "search_vector")
+        .order_by()
+        .in_bulk([pid for pid in pool if pid > 0])
+    )
+    items.update({key: m.pair for key, m in pairs.items()})
     reranked: dict[int, float] = {}
     for kb in rerankers:
-        pool = _reranked(kb, query, pool, passages, reranked)
-    best = pool[:top_k]
+        pool = _reranked(kb, query, pool, items, reranked)
+    best = (close + pool)[:top_k]
     hits = []
     for pid in best:
-        p = passages[pid]
+        if pid < 0:
+            hits.append(_pair_hit(pairs[pid], terms, pid in close, scores[pid], vector_rank, keyword_rank, reranked))
+            continue
+        p = items[pid]
         hits.append(
             Hit(
                 passage_id=pid,
@@ -200,6 +254,33 @@ def retrieve(
             )
         )
     return hits
+
+
+def _pair_hit(match, terms, close: bool, score: float, vector_rank, keyword_rank, reranked) -> Hit:
+    pair = match.pair
+    key = -pair.pk
+    approver = pair.approved_by
+    return Hit(
+        passage_id=None,
+        text=pair.text,
+        heading_path="",
+        page=None,
+        document_id=None,
+        document_title=_("经审核的问答"),
+        document_number="",
+        issuer="",
+        knowledge_base_id=pair.knowledge_base_id,
+        score=round(score, 5),
+        vector_score=match.passage_similarity,
+        vector_rank=vector_rank.get(key),
+        keyword_rank=keyword_rank.get(key),
+        matched_terms=[t for t in terms if t in pair.tokens.split()],
+        rerank_score=reranked.get(key),
+        approved_answer_id=pair.pk,
+        approved_by=str(approver) if approver else "",
+        approved_on=timezone.localdate(pair.approved_at),
+        close_match=close,
+    )
 
 
 def _reranked(kb: KnowledgeBase, query: str, pool: list[int], passages: dict, scores: dict[int, float]) -> list[int]:

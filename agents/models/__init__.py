@@ -1,6 +1,7 @@
 """Agent, prompt, tool, knowledge, run and review models."""
 
 from .agents import Agent, AgentVersion
+from .approved import ApprovedAnswer
 from .batches import BatchJob, BatchRow
 from .catalog import Scenario
 from .endpoints import ModelEndpoint
@@ -16,6 +17,7 @@ __all__ = [
     "Agent",
     "AgentVersion",
     "AllowedHost",
+    "ApprovedAnswer",
     "BatchJob",
     "BatchRow",
     "Conversation",

@@ -35,6 +35,14 @@ class KnowledgeBaseQuerySet(ScopedQuerySet):
             return self
         return self.filter(Q(department__in=ids) | Q(granted_departments__in=ids)).distinct()
 
+    def writable_by(self, principal) -> KnowledgeBaseQuerySet:
+        """Knowledge bases the principal may add approved answers to: those of the departments it
+        manages or reviews for. A base shared with a department by a grant stays read-only there."""
+        manage, review = department_ids(principal, Action.MANAGE), department_ids(principal, Action.REVIEW)
+        if manage is ALL or review is ALL:
+            return self
+        return self.filter(department__in=manage | review)
+
 
 class KnowledgeBase(models.Model):
     department = models.ForeignKey(Department, verbose_name=_("部门"), on_delete=models.CASCADE)

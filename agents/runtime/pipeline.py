@@ -381,6 +381,8 @@ class _Execution:
 
     def _hit_dict(self, n, hit) -> dict:
         reranked = {} if hit.rerank_score is None else {"rerank_score": round(hit.rerank_score, 6)}
+        if hit.approved_answer_id:
+            reranked["approved_answer_id"] = hit.approved_answer_id
         return reranked | {
             "n": n,
             "passage_id": hit.passage_id,

@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 
 from tenants.roles import Action
 
-from ..models import Run
+from ..knowledge.approved import approved_answer_create
+from ..models import ApprovedAnswer, KnowledgeBase, Run
 from ..privacy.masking import Masker
 
 
@@ -75,6 +76,50 @@ def run_review(*, run: Run, reviewer, decision: str, text: str = "", reason: str
             update_fields=["reviewer", "reviewed_at", "review_reason", "review_status", "final_text", "mask_mapping"]
         )
     return locked
+
+
+CORRECTABLE = (Run.Review.EDITED, Run.Review.REJECTED)
+
+
+def correction_knowledge_bases(*, reviewer, run: Run):
+    """Where ``reviewer`` may save a correction of ``run``: the knowledge bases they may write to,
+    the run's agent's own first."""
+    own = set(run.version.snapshot.get("knowledge_base_ids") or []) if run.version_id else set()
+    bases = list(KnowledgeBase.objects.writable_by(reviewer).select_related("department"))
+    return sorted(bases, key=lambda kb: (kb.pk not in own, kb.department.path, kb.name))
+
+
+def run_correction_save(
+    *, run: Run, reviewer, knowledge_base_id, question: str, answer: str, effective_date=None, expiry_date=None
+) -> ApprovedAnswer:
+    """Save a reviewer's corrected answer to ``run`` as an approved question-and-answer pair.
+
+    Only for a run the reviewer may review whose answer was edited or rejected, into a knowledge base
+    they may write to (``KnowledgeBase.objects.writable_by``). The texts are what the reviewer saw and
+    changed: personal data of the run typed back in, and any other personal data, is masked with
+    unnumbered placeholders (``approved_answer_store``), whatever the reviewer may see. Raises
+    ValidationError (a sentence for the reviewer); Run.DoesNotExist when they may not review the run.
+    """
+    locked = Run.objects.restrict(reviewer, Action.REVIEW).get(pk=run.pk)
+    if locked.review_status not in CORRECTABLE:
+        raise ValidationError(_("只有修改后通过或驳回的回答可以保存为经审核的问答。"))
+    try:
+        pk = int(knowledge_base_id)
+    except (TypeError, ValueError):
+        pk = None
+    kb = KnowledgeBase.objects.writable_by(reviewer).filter(pk=pk).first() if pk else None
+    if kb is None:
+        raise ValidationError(_("请选择一个您可以写入的知识库。"))
+    return approved_answer_create(
+        knowledge_base=kb,
+        question=question,
+        answer=answer,
+        approved_by=reviewer,
+        source_run=locked,
+        effective_date=effective_date,
+        expiry_date=expiry_date,
+        mapping=json.loads(locked.mask_mapping or "{}"),
+    )
 
 
 def _reviewer_name(run: Run) -> str:

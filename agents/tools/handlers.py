@@ -70,6 +70,7 @@ def knowledge_search(*, arguments: dict, context: ToolContext) -> BuiltinResult:
                 "knowledge_base_id": hit.knowledge_base_id,
             }
             | ({} if hit.rerank_score is None else {"rerank_score": hit.rerank_score})
+            | ({"approved_answer_id": hit.approved_answer_id} if hit.approved_answer_id else {})
         )
     content: dict = {"query": query, "passages": passages}
     if not passages:

@@ -6,6 +6,7 @@ import json
 from agents.models import (
     Agent,
     AllowedHost,
+    ApprovedAnswer,
     BatchJob,
     Document,
     EvalCase,
@@ -202,6 +203,35 @@ class DocumentSpec(AdminSpec):
             "effective_date": "",
             "expiry_date": "",
             "tags": "[]",
+            "is_active": "on",
+        }
+
+
+@admin_spec
+class ApprovedAnswerSpec(AdminSpec):
+    model = ApprovedAnswer
+
+    def create(self, tenant):
+        from agents.knowledge.approved import approved_answer_store
+
+        pair = ApprovedAnswer(
+            knowledge_base=make_knowledge_base(tenant.department),
+            question=f"问答{next(_n)}：博士安居补贴怎么申请",
+            answer="向区人才办提交学位证书和劳动合同。",
+            approved_by=tenant.admin,
+        )
+        return approved_answer_store(approved_answer=pair)
+
+    def form_data(self, tenant, obj=None):
+        kb = KnowledgeBase.objects.filter(department=tenant.department).first() or make_knowledge_base(
+            tenant.department
+        )
+        return {
+            "knowledge_base": kb.pk,
+            "question": obj.question if obj else f"新问答{next(_n)}",
+            "answer": "经审核的回答。",
+            "effective_date": "",
+            "expiry_date": "",
             "is_active": "on",
         }
 

@@ -369,6 +369,7 @@ NOT_SHOWING_RUNS = {
     "chat:run_rate": "answers the turn partial of chat:run_turn (presenters.turn)",
     "chat:run_edit": "answers the turn partial of chat:run_turn (presenters.turn)",
     "chat:run_stop": "answers 204",
+    "chat:review_correction": "POST only: redirects to chat:review_item (the review page's spec)",
     "chat:send": "a stream: test_streams_send_no_text_of_an_answer_that_needs_review",
     "chat:regenerate": "a stream, through the same SSE as chat:send",
     "chat:conversation_rename": "answers the conversation's list item (its title)",

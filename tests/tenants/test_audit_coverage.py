@@ -86,6 +86,7 @@ PREPARE = {
     ("agents.BatchJob", "resume_selected"): _set(status=BatchJob.Status.PAUSED),
     ("agents.BatchJob", "cancel_selected"): _set(status=BatchJob.Status.QUEUED),
     ("agents.Document", "activate"): _set(is_active=False),
+    ("agents.ApprovedAnswer", "activate"): _set(is_active=False),
     ("agents.ModelEndpoint", "test_connection"): _answering_endpoint,
     ("tenants.User", "reset_second_factor"): lambda obj, fake_openai: give_second_factor(obj),
 }
@@ -179,6 +180,7 @@ SERVICE_MODULES = [
     "agents.api.resources.services",
     "agents.mcp.services",
     "agents.evaluation.services",
+    "agents.knowledge.approved",
 ]
 # Service modules that write no configuration at all.
 NOT_CONFIGURATION_MODULES = {
@@ -207,6 +209,7 @@ EXEMPT_SERVICES = {
     "agents.knowledge.ingestion.documents_resume": "ingestion progress: re-queues work a dead worker left",
     "agents.knowledge.ingestion.knowledge_bases_resume": "ingestion progress: re-queues a re-embedding nobody is doing",
     "agents.mcp.services.function_name_for": "builds a name",
+    "agents.knowledge.approved.approved_answers_reembed": "vectors of the approved answers: derived state",
 }
 
 WALKS = {}
@@ -379,6 +382,48 @@ def _document_from_sample(tenant):
         "body": "第一条 博士研究生来本区工作的，给予安居补贴。",
     }
     return lambda: document_from_sample(knowledge_base=kb, sample=sample)
+
+
+def _approved_answer(tenant):
+    from agents.knowledge.approved import approved_answer_create
+    from tests.agents.factories import make_knowledge_base
+
+    return approved_answer_create(
+        knowledge_base=make_knowledge_base(tenant.department),
+        question=f"博士安居补贴怎么申请{next(_n)}",
+        answer="向区人才办申请。",
+        approved_by=tenant.admin,
+    )
+
+
+@walks("agents.knowledge.approved.approved_answer_create")
+def _approved_answer_create(tenant):
+    return lambda: _approved_answer(tenant)
+
+
+@walks("agents.knowledge.approved.approved_answer_store")
+def _approved_answer_store(tenant):
+    from agents.knowledge.approved import approved_answer_store
+
+    pair = _approved_answer(tenant)
+    pair.answer = "向区人才办提交学位证书申请。"
+    return lambda: approved_answer_store(approved_answer=pair)
+
+
+@walks("agents.knowledge.approved.approved_answer_retire")
+def _approved_answer_retire(tenant):
+    from agents.knowledge.approved import approved_answer_retire
+
+    pair = _approved_answer(tenant)
+    return lambda: approved_answer_retire(approved_answer=pair)
+
+
+@walks("agents.knowledge.approved.approved_answer_activate")
+def _approved_answer_activate(tenant):
+    from agents.knowledge.approved import approved_answer_activate, approved_answer_retire
+
+    pair = approved_answer_retire(approved_answer=_approved_answer(tenant))
+    return lambda: approved_answer_activate(approved_answer=pair)
 
 
 @walks("agents.api.resources.services.api_document_upload")
