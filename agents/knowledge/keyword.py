@@ -78,7 +78,7 @@ def keyword_candidates(
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "query": " | ".join(_lexeme(t) for t in useful)})
-        rows = cursor.fetchall() + list(also)
+        rows = cursor.fetchall() + [(key, tokens, len(tokens.split()), kb_id) for key, tokens, kb_id in also]
     scored = []
     wanted = set(useful)
     for pid, tokens, length, kb_id in rows:
