@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.admin import DepartmentScopedAdmin
 
+from ..evaluation.services import EvalRefused, eval_case_from_approved_answer
 from ..knowledge.approved import (
     ANSWER_MAX,
     QUESTION_MAX,
@@ -60,7 +61,7 @@ class ApprovedAnswerAdmin(DepartmentScopedAdmin):
     list_filter = ["is_active", "knowledge_base", "knowledge_base__department"]
     search_fields = ["question", "answer"]
     list_select_related = ["knowledge_base", "approved_by"]
-    actions = ["retire", "activate"]
+    actions = ["retire", "activate", "make_cases"]
     fields = [
         "knowledge_base",
         "question",
@@ -110,3 +111,16 @@ class ApprovedAnswerAdmin(DepartmentScopedAdmin):
         for pair in queryset:
             approved_answer_activate(approved_answer=pair)
         self.message_user(request, gettext("已启用所选问答。"), messages.SUCCESS)
+
+    @admin.action(description=_("加入测试集（以所选问答为用例）"))
+    def make_cases(self, request, queryset):
+        made = 0
+        for pair in queryset.select_related("source_run__agent"):
+            try:
+                eval_case_from_approved_answer(approved_answer=pair, user=request.user)
+            except EvalRefused as exc:
+                self.message_user(request, f"{pair}: {exc}", messages.WARNING)
+            else:
+                made += 1
+        if made:
+            self.message_user(request, gettext("已加入测试集：%(n)s 个用例。") % {"n": made}, messages.SUCCESS)

@@ -20,7 +20,7 @@ from ..batch.parsing import BatchInputInvalid, table_read
 from ..builder.readiness import publish_problems
 from ..builder.services import agent_publish
 from ..builder.snapshot import agent_snapshot
-from ..models import Agent, AgentVersion, EvalCase, EvalRun, ModelEndpoint, Run
+from ..models import Agent, AgentVersion, ApprovedAnswer, EvalCase, EvalRun, ModelEndpoint, Run
 
 # The columns a test-set file may have (Chinese or English headers); any other column named like one of
 # the agent's form fields fills that field.
@@ -93,6 +93,38 @@ def eval_case_from_run(*, run: Run, user) -> EvalCase:
         expected_fields=run.output_data if isinstance(run.output_data, dict) else None,
         reference_answer=reference or "",
         source_run=run,
+        created_by=user,
+    )
+
+
+def eval_case_from_approved_answer(*, approved_answer: ApprovedAnswer, user) -> EvalCase:
+    """A case made from an approved answer: its question as the message, the approved answer as the
+    reference answer, and an approved answer as the source the agent must retrieve.
+
+    The case belongs to the agent whose run the pair corrected, or else to the one agent ``user`` manages
+    that uses the pair's knowledge base. Refuses when there is none, or several to choose from.
+    """
+    if approved_answer.source_run_id:
+        agent = _managed(agent=approved_answer.source_run.agent, user=user)
+    else:
+        using = Agent.objects.restrict(user, Action.MANAGE).filter(knowledge_bases=approved_answer.knowledge_base_id)
+        agents = list(using.distinct()[:2])
+        if len(agents) != 1:
+            raise EvalRefused(
+                _(
+                    "该问答不是由某个智能体的回答修改而来，且其知识库被多个或零个您管理的智能体使用：请在测试集页面手动添加。"
+                )
+            )
+        agent = agents[0]
+    question = approved_answer.question.strip()
+    return EvalCase.objects.create(
+        agent=agent,
+        name=question.replace("\n", " ")[:60] or _("来自经审核的问答 #%(n)s") % {"n": approved_answer.pk},
+        message=question,
+        # An approved answer's hit carries this title whoever approved it (see knowledge.retrieval).
+        expected_sources=_("经审核的问答"),
+        reference_answer=approved_answer.answer,
+        source_run=approved_answer.source_run,
         created_by=user,
     )
 

@@ -99,6 +99,8 @@ FILED_UNDER_PERSON = {("tenants.User", "reset_second_factor")}
 EXEMPT_ACTIONS = {
     ("agents.Document", "retry"): "queues ingestion again: its progress is not configuration",
     ("agents.Scenario", "delete_selected"): "the catalog is synced from the repository's files, their own history",
+    ("agents.ApprovedAnswer", "make_cases"): "leaves the pair as it is: the test case it makes is audited "
+    "(the eval_case_from_approved_answer walk)",
 }
 
 # Actions the admin offers to nobody.
@@ -459,6 +461,15 @@ def _eval_case_from_run(tenant):
 
     run = SPECS[Run].create(tenant)
     return lambda: eval_case_from_run(run=run, user=tenant.admin)
+
+
+@walks("agents.evaluation.services.eval_case_from_approved_answer")
+def _eval_case_from_approved_answer(tenant):
+    from agents.evaluation.services import eval_case_from_approved_answer
+
+    pair = _approved_answer(tenant)
+    _agent(tenant).knowledge_bases.add(pair.knowledge_base)
+    return lambda: eval_case_from_approved_answer(approved_answer=pair, user=tenant.admin)
 
 
 @walks("agents.evaluation.services.eval_cases_import")

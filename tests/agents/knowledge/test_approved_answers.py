@@ -191,3 +191,34 @@ def test_a_new_embedding_model_takes_the_pairs_along(tenant_a, tenant_b, fake_op
     # The knowledge base's list in the admin counts its approved answers.
     listing = login(tenant_a.admin).get(reverse("admin:agents_knowledgebase_changelist")).content.decode()
     assert f"?knowledge_base__id__exact={kb.pk}" in listing
+
+
+def test_an_approved_answer_becomes_a_test_case_of_its_agent_in_one_click(corrected, tenant_a, tenant_b, login):
+    from agents.evaluation.checks import run_grade
+    from agents.models import EvalCase
+
+    kb, run = corrected
+    pair = ApprovedAnswer.objects.get()
+    changelist = reverse("admin:agents_approvedanswer_changelist")
+    action = {"action": "make_cases", "_selected_action": [pair.pk], "index": 0}
+
+    # Another department's admin selecting the pair makes nothing.
+    login(tenant_b.admin).post(changelist, action)
+    assert not EvalCase.objects.exists()
+
+    response = login(tenant_a.admin).post(changelist, action, follow=True)
+    assert "已加入测试集：1 个用例" in response.content.decode()
+    case = EvalCase.objects.get()
+    assert (case.agent_id, case.message, case.reference_answer) == (run.agent_id, QUESTION, CORRECTED)
+
+    # The case passes while the knowledge base answers the question with the pair, and fails once it is retired.
+    answering = published_agent(tenant_a.department, knowledge_bases=[kb])
+    assert run_grade(
+        case=case, run=run_execute(principal=tenant_a.staff, agent=answering, message=QUESTION), agent=answering
+    ).passed
+    pair.is_active = False
+    pair.save(update_fields=["is_active"])
+    grade = run_grade(
+        case=case, run=run_execute(principal=tenant_a.staff, agent=answering, message=QUESTION), agent=answering
+    )
+    assert not grade.passed and "经审核的问答" in " ".join(c["detail"] for c in grade.checks)
