@@ -17,8 +17,12 @@ integrator's key go to either, as behind a load balancer. Each shared limit is p
   batch worker beside it), not repeated here;
 - the one beat scheduler: there is no lock in the platform; one beat is enforced by the deployment (compose
   runs one ``beat`` service, Kubernetes ``platform/kubernetes/beat.yaml`` one replica with the ``Recreate``
-  strategy, so a rollout never runs two) and checked by the manifest tests. Its tasks (pruning rate
-  windows, re-queuing interrupted work nobody holds) are safe to run twice in any case.
+  strategy, so a rollout never runs two), checked by ``tests/deployment/test_manifests.py``. Most of its
+  tasks are safe to send twice (pruning rate windows, re-queuing interrupted work nobody holds, failing
+  stuck work, recomputing usage), but the weekly summaries and the expiry warnings keep no record of a
+  mail sent: a second beat would mail every leader and admin twice. Hence the deployment's singleton;
+- one session per person (``SHUZHI_SINGLE_SESSION``) and the second factor's used codes hold across the
+  two as well: a sign-in on one ends the session on the other, a code used on one is refused on the other.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from django.urls import reverse
 from tenants.models import RateWindow
 from tests.agents.runtime.helpers import model_endpoint, published_agent
 from tests.config.served import Served
-from tests.factories import PASSWORD, make_api_key, sign_in
+from tests.factories import PASSWORD, give_second_factor, make_api_key, sign_in, totp_code
 from tests.fakes.openai_server import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,12 +51,13 @@ def pair(django_db_setup, django_db_blocker, tmp_path_factory):
     """Two web processes of the platform (one uvicorn worker each) on this test database.
 
     Each has a folder of its own, as on two hosts; like them, they are given the deployment's secret key
-    and encryption salt (and the login failure limit this test counts against; this process's, so that what a test stores, sessions and encrypted keys, reads there).
+    and encryption salt (and the login failure limit this test counts against, and one session per person; this process's, so that what a test stores, sessions and encrypted keys, reads there).
     """
     shared = {
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "SHUZHI_ENCRYPTION_SALT": settings.SALT_KEY,
         "SHUZHI_LOGIN_FAILURE_LIMIT": str(settings.AXES_FAILURE_LIMIT),
+        "SHUZHI_SINGLE_SESSION": "1",
     }
     folder = tmp_path_factory.mktemp("two-web")
     servers = []
@@ -133,6 +138,37 @@ def test_a_session_made_on_one_process_works_on_the_other_and_signing_out_there_
     for server in (a, b):
         gone = browser.get(url(server, "/workspace/"))
         assert gone.status_code == 302 and reverse("login") in gone.headers["location"]
+
+
+def test_one_session_per_person_a_sign_in_on_one_process_ends_the_session_on_the_other(pair, tenant_a):
+    a, b = pair
+    served_password(tenant_a.staff)
+    with httpx.Client(timeout=60) as office, httpx.Client(timeout=60) as home:
+        assert sign_in_form(office, a, tenant_a.staff.username, PASSWORD).status_code == 302
+        assert office.get(url(a, "/workspace/")).status_code == 200
+        assert sign_in_form(home, b, tenant_a.staff.username, PASSWORD).status_code == 302
+        for server in (a, b):
+            assert office.get(url(server, "/workspace/")).status_code == 302, "the earlier session has ended"
+            assert home.get(url(server, "/workspace/")).status_code == 200
+
+
+def test_a_second_factor_code_used_on_one_process_is_refused_on_the_other(pair, tenant_a):
+    a, b = pair
+    admin = tenant_a.admin
+    served_password(admin)
+    device = give_second_factor(admin)
+    verify = "/accounts/2fa/verify/"
+    with httpx.Client(timeout=60) as first, httpx.Client(timeout=60) as second:
+        assert sign_in_form(first, a, admin.username, PASSWORD).status_code == 302
+        code = totp_code(device)
+        passed = first.post(url(a, verify), data={"token": code, "csrfmiddlewaretoken": first.cookies["csrftoken"]})
+        assert passed.status_code == 302 and verify not in passed.headers["location"], passed.text[-2000:]
+        assert first.get(url(a, "/admin/")).status_code == 200
+        # Someone else with the password, on the other process, tries the code seen over the admin's shoulder.
+        assert sign_in_form(second, b, admin.username, PASSWORD).status_code == 302
+        replayed = second.post(url(b, verify), data={"token": code, "csrfmiddlewaretoken": second.cookies["csrftoken"]})
+        assert replayed.status_code == 400 and "不正确" in replayed.text
+        assert second.get(url(b, "/admin/")).status_code == 302, "the second session has not passed the factor"
 
 
 def ask(server: Served, secret: str, model: str, text: str) -> httpx.Response:
