@@ -436,6 +436,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Must be 1 as well to switch the second factor off in production.",
     ),
     V("SHUZHI_RECOVERY_CODES", "security", "10", "每人的恢复码个数。", "Recovery codes per person."),
+    V(
+        "SHUZHI_AUDIT_RETENTION_DAYS",
+        "security",
+        "180",
+        "审计日志在线保存天数，不少于 180；保存期内的记录任何人都不能删除，超过保存期的由每日清理任务删除。",
+        "Days the audit log is kept online, at least 180; nobody can delete an entry inside the period, a daily task prunes older ones.",
+    ),
     V("SHUZHI_PASSWORD_MIN_LENGTH", "security", "10", "密码最短长度。", "Shortest password."),
     V("SHUZHI_PASSWORD_CLASSES", "security", "3", "密码至少包含几类字符。", "Character classes a password needs."),
     V(

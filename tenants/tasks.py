@@ -2,9 +2,15 @@
 
 from celery import shared_task
 
+from .audit_retention import audit_log_prune
 from .quotas import rate_windows_prune
 
 
 @shared_task
 def prune_rate_windows() -> int:
     return rate_windows_prune()
+
+
+@shared_task
+def prune_audit_log() -> int:
+    return audit_log_prune()

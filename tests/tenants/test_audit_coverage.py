@@ -172,6 +172,7 @@ def test_every_admin_action_leaves_an_audit_entry(
 # Modules whose public functions write configuration (or read it, exempt below).
 SERVICE_MODULES = [
     "tenants.api_keys",
+    "tenants.audit_retention",
     "agents.builder.services",
     "agents.batch.services",
     "agents.knowledge.ingestion",
@@ -189,6 +190,10 @@ NOT_CONFIGURATION_MODULES = {
 EXEMPT_SERVICES = {
     "tenants.api_keys.api_key_secret_assign": "fills in a key the admin form is creating; the form's save is walked",
     "tenants.api_keys.api_key_authenticate": "usage: records when a key was last used",
+    "tenants.audit_retention.retention_days": "reads",
+    "tenants.audit_retention.retention_cutoff": "reads",
+    "tenants.audit_retention.deletion_refused": "builds an error message",
+    "tenants.audit_retention.audit_log_prune": "the log itself, not configuration: the pruning is its own security event",
     "agents.builder.services.agent_claim_revision": "the draft editor's concurrent-edit guard; the save is walked",
     "agents.builder.services.version_diff": "reads",
     "agents.builder.services.catalog_sync": "the catalog is synced from the repository's files, their own history",
