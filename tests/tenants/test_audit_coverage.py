@@ -173,6 +173,7 @@ def test_every_admin_action_leaves_an_audit_entry(
 SERVICE_MODULES = [
     "tenants.api_keys",
     "tenants.audit_retention",
+    "tenants.audit_export",
     "agents.builder.services",
     "agents.batch.services",
     "agents.knowledge.ingestion",
@@ -193,6 +194,7 @@ EXEMPT_SERVICES = {
     "tenants.audit_retention.retention_days": "reads",
     "tenants.audit_retention.retention_cutoff": "reads",
     "tenants.audit_retention.deletion_refused": "builds an error message",
+    "tenants.audit_export.audit_log_export": "reads the log; the export is its own security event (test_audit_export)",
     "tenants.audit_retention.audit_log_prune": "the log itself, not configuration: the pruning is its own security event",
     "agents.builder.services.agent_claim_revision": "the draft editor's concurrent-edit guard; the save is walked",
     "agents.builder.services.version_diff": "reads",
