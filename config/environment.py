@@ -525,6 +525,13 @@ VARIABLES: tuple[Variable, ...] = (
         "静态文件目录（构建镜像时收集，由 WhiteNoise 提供）。",
         "Static files (collected when the image is built, served by WhiteNoise).",
     ),
+    V(
+        "SHUZHI_AUDIT_ARCHIVE_DIR",
+        "paths",
+        "<SHUZHI_VAR_DIR>/audit-archive",
+        "审计日志每日归档文件（签名、哈希链）目录；宜放在只追加或另行备份的存储上。校验：manage.py audit_verify",
+        "Daily audit log archive files (signed, hash-chained); best on append-only or separately backed-up storage. Check: manage.py audit_verify",
+    ),
     V("SHUZHI_LOCALE_DIR", "paths", "locale/ in the project folder", "翻译文件目录。", "Translations folder."),
     # ----------------------------------------------------------------------------- demo
     V(
