@@ -95,6 +95,12 @@ def _write_day(directory: Path, day: date, previous: Path | None) -> Path:
     return path
 
 
+def archived_until() -> datetime | None:
+    """Entries recorded before this moment are in the archive (None: nothing is archived yet)."""
+    existing = _files(archive_dir())
+    return _bounds(_day_of(existing[-1]))[1] if existing else None
+
+
 def audit_log_archive(*, until: date | None = None) -> list[Path]:
     """Archive every day not archived yet, up to ``until`` (default: yesterday). Returns the new files."""
     from .models import AuditEntry

@@ -4,7 +4,8 @@ Entries are kept ``SHUZHI_AUDIT_RETENTION_DAYS`` days (at least 180). Inside tha
 deletes one: the model and its querysets refuse with :func:`deletion_refused`, the admin offers no
 delete, and the database trigger of migration 0009 refuses any other client. The trigger lets a
 delete through only inside :func:`audit_log_prune`'s transaction, which names the cut-off, and only
-for rows older than both that cut-off and 180 days.
+for rows older than both that cut-off and 180 days. Only archived entries are pruned (see
+:mod:`tenants.audit_archive`), so the evidence outlives its time online.
 """
 
 from __future__ import annotations
@@ -40,11 +41,18 @@ def deletion_refused() -> ValidationError:
 
 
 def audit_log_prune(*, now: datetime | None = None) -> int:
-    """Delete the entries past the retention period; the pruning itself is recorded. Returns how many."""
+    """Delete the entries past the retention period that are archived; the pruning is recorded. Returns how many.
+
+    An entry not yet in the archive (the archive task has not caught up, or writes elsewhere) stays.
+    """
     from . import audit
+    from .audit_archive import archived_until
     from .models import AuditEntry
 
-    cutoff = retention_cutoff(now=now)
+    archived = archived_until()
+    if archived is None:
+        return 0
+    cutoff = min(retention_cutoff(now=now), archived)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, %s, true)", [PRUNE_SETTING, cutoff.isoformat()])
         cursor.execute("DELETE FROM tenants_auditentry WHERE at < %s", [cutoff])

@@ -197,6 +197,7 @@ EXEMPT_SERVICES = {
     "tenants.audit_retention.deletion_refused": "builds an error message",
     "tenants.audit_export.audit_log_export": "reads the log; the export is its own security event (test_audit_export)",
     "tenants.audit_archive.archive_dir": "reads",
+    "tenants.audit_archive.archived_until": "reads",
     "tenants.audit_archive.audit_log_archive": "copies the log to files; checked by test_audit_archive",
     "tenants.audit_archive.audit_archive_verify": "reads the archive files",
     "tenants.audit_retention.audit_log_prune": "the log itself, not configuration: the pruning is its own security event",

@@ -1,11 +1,15 @@
 """The audit log is kept for the retention period: inside it nobody deletes an entry, a prune task removes older ones."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.urls import reverse
+from django.utils import timezone
 
+from tenants.audit_archive import audit_log_archive
 from tenants.audit_retention import audit_log_prune
 from tenants.models import AuditEntry
 from tenants.tasks import prune_audit_log
@@ -21,22 +25,32 @@ def test_a_deletion_inside_the_period_is_refused_with_a_clear_message(tenant_a, 
     assert AuditEntry.objects.filter(pk=recent.pk).exists()
 
 
-def test_the_prune_task_removes_only_entries_past_the_period_and_says_so(tenant_a, tenant_b):
+@pytest.fixture(autouse=True)
+def archive_dir(tmp_path, settings):
+    settings.SHUZHI_AUDIT_ARCHIVE_DIR = str(tmp_path / "archive")
+
+
+def test_the_prune_task_removes_only_archived_entries_past_the_period_and_says_so(tenant_a, tenant_b):
     old = backdated_entry(department=tenant_a.department, days_ago=200)
     other_old = backdated_entry(department=tenant_b.department, days_ago=181)
     kept = backdated_entry(department=tenant_a.department, days_ago=170)
-    assert prune_audit_log() == 2
+    assert prune_audit_log() == 0  # nothing is archived yet: nothing leaves the log
+    audit_log_archive(until=timezone.localdate() - timedelta(days=195))
+    assert prune_audit_log() == 1  # archived up to 195 days ago: the 181-day-old entry waits for the archive
+    audit_log_archive()
+    assert prune_audit_log() == 1
     assert not AuditEntry.objects.filter(pk__in=[old.pk, other_old.pk]).exists()
     assert AuditEntry.objects.filter(pk=kept.pk).exists()
-    pruned = AuditEntry.objects.filter(kind=AuditEntry.Kind.AUDIT_PRUNED).get()
-    assert pruned.changes["deleted"] == 2 and pruned.changes["retention_days"] == 180
+    pruned = AuditEntry.objects.filter(kind=AuditEntry.Kind.AUDIT_PRUNED).order_by("id")
+    assert [p.changes["deleted"] for p in pruned] == [1, 1] and pruned[0].changes["retention_days"] == 180
     assert audit_log_prune() == 0  # nothing left to prune, and nothing more recorded
-    assert AuditEntry.objects.filter(kind=AuditEntry.Kind.AUDIT_PRUNED).count() == 1
+    assert pruned.count() == 2
 
 
 def test_a_longer_period_keeps_entries_longer(tenant_a, tenant_b, settings):
     settings.SHUZHI_AUDIT_RETENTION_DAYS = 365
     entry = backdated_entry(department=tenant_a.department, days_ago=200)
+    audit_log_archive()
     assert audit_log_prune() == 0
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
     with pytest.raises(ValidationError, match="365 天"):
@@ -46,6 +60,7 @@ def test_a_longer_period_keeps_entries_longer(tenant_a, tenant_b, settings):
 def test_a_shorter_period_than_180_days_is_not_honoured(tenant_a, tenant_b, settings):
     settings.SHUZHI_AUDIT_RETENTION_DAYS = 30
     entry = backdated_entry(department=tenant_a.department, days_ago=100)
+    audit_log_archive()
     assert audit_log_prune() == 0
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
