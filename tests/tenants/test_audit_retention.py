@@ -91,3 +91,11 @@ def test_the_platform_admin_can_neither_delete_nor_hide_entries(login, tenant_a,
     entry.refresh_from_db()
     assert entry.department == tenant_a.department and entry.object_repr == "要隐藏的记录"
     assert "要隐藏的记录" in client.get(changelist).content.decode()
+
+
+def test_a_retention_period_under_180_days_is_refused_at_start():
+    from tests.config.test_settings import run_manage
+
+    result = run_manage("check", env={"SHUZHI_AUDIT_RETENTION_DAYS": "90"})
+    assert result.returncode != 0
+    assert "SHUZHI_AUDIT_RETENTION_DAYS must be at least 180" in result.stderr
