@@ -436,6 +436,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Must be 1 as well to switch the second factor off in production.",
     ),
     V("SHUZHI_RECOVERY_CODES", "security", "10", "每人的恢复码个数。", "Recovery codes per person."),
+    V(
+        "SHUZHI_AUDIT_RETENTION_DAYS",
+        "security",
+        "180",
+        "审计日志在线保存天数，不少于 180；保存期内的记录任何人都不能删除，超过保存期且已归档的由每日清理任务删除。",
+        "Days the audit log is kept online, at least 180; nobody can delete an entry inside the period, a daily task prunes older ones once archived.",
+    ),
     V("SHUZHI_PASSWORD_MIN_LENGTH", "security", "10", "密码最短长度。", "Shortest password."),
     V("SHUZHI_PASSWORD_CLASSES", "security", "3", "密码至少包含几类字符。", "Character classes a password needs."),
     V(
@@ -517,6 +524,13 @@ VARIABLES: tuple[Variable, ...] = (
         "<SHUZHI_VAR_DIR>/staticfiles (image: /app/staticfiles)",
         "静态文件目录（构建镜像时收集，由 WhiteNoise 提供）。",
         "Static files (collected when the image is built, served by WhiteNoise).",
+    ),
+    V(
+        "SHUZHI_AUDIT_ARCHIVE_DIR",
+        "paths",
+        "<SHUZHI_VAR_DIR>/audit-archive",
+        "审计日志每日归档文件（签名、哈希链）目录；宜放在只追加或另行备份的存储上。校验：manage.py audit_verify",
+        "Daily audit log archive files (signed, hash-chained); best on append-only or separately backed-up storage. Check: manage.py audit_verify",
     ),
     V("SHUZHI_LOCALE_DIR", "paths", "locale/ in the project folder", "翻译文件目录。", "Translations folder."),
     # ----------------------------------------------------------------------------- demo

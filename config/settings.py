@@ -210,6 +210,13 @@ if PRODUCTION and not SHUZHI_2FA_REQUIRED and not env_bool("SHUZHI_2FA_OFF_IN_PR
         "set SHUZHI_2FA_OFF_IN_PRODUCTION=1 as well to switch it off on purpose."
     )
 SHUZHI_RECOVERY_CODES = int(os.environ.get("SHUZHI_RECOVERY_CODES", "10"))
+# The audit log is kept online this many days (等保 asks for at least six months): nobody deletes an entry
+# inside the period (a database trigger holds at 180 days whatever this says); a daily task prunes older ones.
+SHUZHI_AUDIT_RETENTION_DAYS = int(os.environ.get("SHUZHI_AUDIT_RETENTION_DAYS", "180"))
+if SHUZHI_AUDIT_RETENTION_DAYS < 180:
+    raise ImproperlyConfigured("SHUZHI_AUDIT_RETENTION_DAYS must be at least 180 (the audit log is kept six months).")
+# Each day's entries are archived there (signed files in a hash chain; manage.py audit_verify checks them).
+SHUZHI_AUDIT_ARCHIVE_DIR = os.environ.get("SHUZHI_AUDIT_ARCHIVE_DIR") or str(VAR_DIR / "audit-archive")
 OTP_TOTP_ISSUER = "数智员工平台"
 # A code once used is refused for the rest of its window (django-otp's default); one step of clock drift allowed.
 OTP_TOTP_TOLERANCE = 1
@@ -286,6 +293,9 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-usage": {"task": "agents.tasks.reconcile_usage", "schedule": 900.0},
     # Per-minute request counts of minutes that are over.
     "prune-rate-windows": {"task": "tenants.tasks.prune_rate_windows", "schedule": 300.0},
+    # Audit entries older than SHUZHI_AUDIT_RETENTION_DAYS.
+    "archive-audit-log": {"task": "tenants.tasks.archive_audit_log", "schedule": crontab(hour=0, minute=30)},
+    "prune-audit-log": {"task": "tenants.tasks.prune_audit_log", "schedule": crontab(hour=3, minute=30)},
     "document-expiry-warnings": {
         "task": "agents.tasks.send_expiry_warnings",
         "schedule": crontab(hour=8, minute=0),

@@ -199,11 +199,23 @@ class Membership(models.Model):
         return f"{self.user} · {self.department} · {self.get_role_display()}"
 
 
+class AuditEntryQuerySet(ScopedQuerySet):
+    def delete(self):
+        """Refused: entries are kept for the retention period, and only the prune task removes older ones."""
+        from .audit_retention import deletion_refused
+
+        raise deletion_refused()
+
+    delete.queryset_only = True
+
+
 class AuditEntry(models.Model):
     """One change to configuration: who, when, where, what, before and after.
 
-    Entries are append-only: the model refuses updates and deletes, and a database trigger
-    (migration 0002) refuses them for any other client too. Foreign keys carry no database
+    Entries are append-only: the model and its querysets refuse updates and deletes, and a database
+    trigger (migrations 0002, 0009) refuses them for any other client too. Only
+    :func:`tenants.audit_retention.audit_log_prune` removes entries, and only those older than the
+    retention period (never younger than 180 days, whatever the setting says). Foreign keys carry no database
     constraint so an entry outlives the user, department or object it names.
     """
 
@@ -221,6 +233,9 @@ class AuditEntry(models.Model):
         RECOVERY_CODE_USED = "recovery_used", _("使用恢复码")
         PASSWORD_CHANGED = "password_changed", _("修改密码")
         SESSION_ENDED = "session_ended", _("会话被终止")
+        # What is done with the log itself: exports, and entries past the retention period pruned.
+        AUDIT_EXPORTED = "audit_exported", _("导出审计日志")
+        AUDIT_PRUNED = "audit_pruned", _("清理过期审计日志")
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -243,7 +258,7 @@ class AuditEntry(models.Model):
     request_id = models.CharField(_("请求编号"), max_length=64, blank=True)
     via = models.CharField(_("来源"), max_length=20, blank=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("审计日志")
@@ -260,7 +275,9 @@ class AuditEntry(models.Model):
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise ValidationError(_("审计日志不可删除。"))
+        from .audit_retention import deletion_refused
+
+        raise deletion_refused()
 
 
 class QuotaFields(models.Model):

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ..audit_export import FORMATS, audit_log_export
 from ..models import AuditEntry, Department, Membership, User
 from ..roles import Action, Role
 from ..scoping import department_ids, has_role_anywhere
@@ -251,6 +256,38 @@ class AuditEntryAdmin(DepartmentScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        export = path(
+            "export.<str:file_format>",
+            self.admin_site.admin_view(self.export_view),
+            name="tenants_auditentry_export",
+        )
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        query = request.GET.urlencode()
+        extra_context = {**(extra_context or {}), "export_query": f"?{query}" if query else ""}
+        return super().changelist_view(request, extra_context)
+
+    def export_view(self, request, file_format):
+        """The entries the change list shows with the same filters (all pages), as a file."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if file_format not in FORMATS:
+            raise Http404
+        try:
+            entries = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:tenants_auditentry_changelist") + "?e=1")
+        exported = audit_log_export(
+            entries=entries, user=request.user, file_format=file_format, filters=dict(request.GET.lists())
+        )
+        return HttpResponse(
+            exported.content,
+            content_type=exported.content_type,
+            headers={"Content-Disposition": content_disposition_header(True, exported.file_name)},
+        )
 
 
 # django-otp registers its devices in the admin, where a platform admin could read anyone's TOTP key

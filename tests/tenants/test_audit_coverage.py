@@ -175,6 +175,9 @@ def test_every_admin_action_leaves_an_audit_entry(
 # Modules whose public functions write configuration (or read it, exempt below).
 SERVICE_MODULES = [
     "tenants.api_keys",
+    "tenants.audit_retention",
+    "tenants.audit_export",
+    "tenants.audit_archive",
     "agents.builder.services",
     "agents.batch.services",
     "agents.knowledge.ingestion",
@@ -193,6 +196,15 @@ NOT_CONFIGURATION_MODULES = {
 EXEMPT_SERVICES = {
     "tenants.api_keys.api_key_secret_assign": "fills in a key the admin form is creating; the form's save is walked",
     "tenants.api_keys.api_key_authenticate": "usage: records when a key was last used",
+    "tenants.audit_retention.retention_days": "reads",
+    "tenants.audit_retention.retention_cutoff": "reads",
+    "tenants.audit_retention.deletion_refused": "builds an error message",
+    "tenants.audit_export.audit_log_export": "reads the log; the export is its own security event (test_audit_export)",
+    "tenants.audit_archive.archive_dir": "reads",
+    "tenants.audit_archive.archived_until": "reads",
+    "tenants.audit_archive.audit_log_archive": "copies the log to files; checked by test_audit_archive",
+    "tenants.audit_archive.audit_archive_verify": "reads the archive files",
+    "tenants.audit_retention.audit_log_prune": "the log itself, not configuration: the pruning is its own security event",
     "agents.builder.services.agent_claim_revision": "the draft editor's concurrent-edit guard; the save is walked",
     "agents.builder.services.version_diff": "reads",
     "agents.builder.services.catalog_sync": "the catalog is synced from the repository's files, their own history",
