@@ -329,6 +329,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Largest uploaded document, in MB (nginx's client_max_body_size must be at least this).",
     ),
     V(
+        "SHUZHI_APPROVED_CLOSE_SIMILARITY",
+        "knowledge",
+        "0.96",
+        "问题与经审核问答的问题向量相似度不低于此值（并有共同词语）时，该问答排在所有段落之前；默认值适合内置向量模型，换用其他模型须重新设定。",
+        "Vector similarity to an approved answer's question (with some words shared) at which that answer comes before every passage; the default suits the bundled embedder, another model needs its own.",
+    ),
+    V(
         "SHUZHI_EXPIRY_WARNING_DAYS",
         "knowledge",
         "30",
