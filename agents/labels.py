@@ -11,6 +11,12 @@ Every answer a run delivers carries two labels:
   REST run API and in the OpenAI-compatible responses (a JSON field and the ``X-AI-Generated`` header).
 
 The metadata is machine-read, so it does not follow the reader's language; the visible texts do.
+
+An answer the API delivers reaches the caller's system without the visible label next to it (the
+caller is asked to show ``ai_label.text``), so each such delivery is logged
+(:func:`api_delivery_logged`): an entry of the audit log, which is append-only (the model and a
+database trigger refuse updates and deletes), so it is kept for as long as the database — well past
+the six months the 办法 asks for.
 """
 
 from __future__ import annotations
@@ -90,3 +96,32 @@ def label_headers(response, run) -> None:
     if fields:
         response[PROVIDER_HEADER] = quote(fields["ContentProducer"])
         response[CONTENT_ID_HEADER] = fields["ProduceID"]
+
+
+def api_delivery_logged(*, run, key) -> None:
+    """Log that ``run``'s answer went out over the API (REST, OpenAI-compatible, MCP) to ``key``."""
+    from tenants.audit import current
+    from tenants.models import AuditEntry
+
+    if run is None:
+        return
+    fields = run_metadata(run)
+    AuditEntry.objects.create(
+        actor_id=getattr(key, "created_by_id", None),
+        actor_name=f"{key.name} ({key.prefix}…)"[:150] if key is not None else "",
+        department_id=run.department_id,
+        kind=AuditEntry.Kind.API_OUTPUT,
+        model="agents.Run",
+        object_id=str(run.pk),
+        object_repr=content_id(run),
+        changes={
+            "via": run.via,
+            "status": run.status,
+            "content_id": content_id(run),
+            "visible_label": False,
+            "implicit_label": fields is not None,
+            "provider": fields["ContentProducer"] if fields else "",
+        },
+        request_id=current().request_id,
+        via=run.via,
+    )

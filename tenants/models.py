@@ -221,6 +221,8 @@ class AuditEntry(models.Model):
         RECOVERY_CODE_USED = "recovery_used", _("使用恢复码")
         PASSWORD_CHANGED = "password_changed", _("修改密码")
         SESSION_ENDED = "session_ended", _("会话被终止")
+        # An answer delivered over the API without its visible AI label (agents.labels): kept, like every entry.
+        API_OUTPUT = "api_output", _("API 输出（无显式标识）")
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -160,11 +160,12 @@ def _failure(run: Run) -> ModelFailed:
 
 
 def _completion(*, run: Run, key: ApiKey, model: str) -> dict:
-    """The finished run as an OpenAI ``chat.completion``, its texts as the key may see them."""
+    """The finished run as an OpenAI ``chat.completion``, its texts as the key may see them (the delivery is logged)."""
     view = visible_run(run=run, viewer=key)
     message = {"role": "assistant", "content": view.text or view.notice}
     if view.reasoning:
         message["reasoning_content"] = view.reasoning
+    labels.api_delivery_logged(run=run, key=key)
     return {
         "id": completion_id(run),
         "object": "chat.completion",

@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from agents.models import Run
+from tenants.models import AuditEntry
 from tests.agents.runtime.helpers import model_endpoint, published_agent
 from tests.factories import make_api_key
 from tests.fakes.openai_server import Reply
@@ -49,6 +50,11 @@ def test_an_openai_completion_carries_the_label_in_a_header_and_an_extra_field(k
     assert raw.headers["X-AI-Produce-ID"] == run.uuid.hex
     assert httpx2.URL("?p=" + raw.headers["X-AI-Content-Producer"]).params["p"] == PROVIDER
     assert_labelled(completion.model_extra["shuzhi"]["ai_label"], run)
+    # Delivered without the visible label next to it: logged in the (append-only) audit log.
+    (entry,) = AuditEntry.objects.filter(kind=AuditEntry.Kind.API_OUTPUT, object_id=str(run.pk))
+    assert entry.department_id == run.department_id and entry.object_repr == run.uuid.hex
+    assert entry.changes["implicit_label"] is True and entry.changes["visible_label"] is False
+    assert entry.changes["via"] == "openai" and entry.actor_name.endswith("…)")
 
 
 def test_a_streamed_completion_carries_the_label_in_its_headers_and_last_chunk(keyed, fake_openai):
@@ -79,6 +85,8 @@ def test_a_rest_run_carries_the_label_now_and_when_read_later(keyed, fake_openai
     assert_labelled(body["ai_label"], run)
     later = httpx2.get(f"{url}/api/v1/runs/{run.pk}/", headers=headers, timeout=60).json()
     assert later["ai_label"] == body["ai_label"]
+    (entry,) = AuditEntry.objects.filter(kind=AuditEntry.Kind.API_OUTPUT, object_id=str(run.pk))
+    assert entry.changes["via"] == "api" and entry.changes["content_id"] == run.uuid.hex
 
 
 def test_an_agent_that_does_not_label_its_output_says_so(keyed, fake_openai):
@@ -90,3 +98,5 @@ def test_an_agent_that_does_not_label_its_output_says_so(keyed, fake_openai):
     assert raw.headers["X-AI-Generated"] == "0" and "X-AI-Produce-ID" not in raw.headers
     label = raw.parse().model_extra["shuzhi"]["ai_label"]
     assert label == {"generated": False, "text": "", "provider": "", "content_id": "", "metadata": None}
+    (entry,) = AuditEntry.objects.filter(kind=AuditEntry.Kind.API_OUTPUT)
+    assert entry.changes["implicit_label"] is False and entry.changes["visible_label"] is False
