@@ -117,6 +117,8 @@ RUN_FIELDS = (
     "review_status",
     "output_data",
     "mask_mapping",
+    "uuid",  # the content ID of the AI-generated label
+    "ai_label",
 )
 
 
