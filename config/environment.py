@@ -343,6 +343,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Days before a document expires that admins are warned.",
     ),
     V(
+        "SHUZHI_AI_LABEL_PROVIDER",
+        "knowledge",
+        "数智员工平台",
+        "AI 生成内容隐式标识（GB 45438-2025）中的服务提供者名称：平台或运营部门的名称，写入 Word、Excel、CSV 和 API 响应。",
+        "The service provider named in the implicit AI-generated label (GB 45438-2025): the platform's or the operating department's name, written into Word, Excel, CSV and API responses.",
+    ),
+    V(
         "SHUZHI_UNMASK_ROLES",
         "knowledge",
         "staff,reviewer",

@@ -350,6 +350,9 @@ SHUZHI_BATCH_MAX_THREADS = int(os.environ.get("SHUZHI_BATCH_MAX_THREADS", "32"))
 # them); more than 1 only where workers are dedicated to batches, since each one is busy for the whole job.
 SHUZHI_BATCH_PROCESSES = int(os.environ.get("SHUZHI_BATCH_PROCESSES", "1"))
 SHUZHI_BATCH_RESUME_AFTER_SECONDS = int(os.environ.get("SHUZHI_BATCH_RESUME_AFTER_SECONDS", "120"))
+# The service provider named in the implicit AI-generated label (GB 45438-2025's ContentProducer) of
+# every answer, export and document: the platform's or the operating department's name (agents.labels).
+SHUZHI_AI_LABEL_PROVIDER = os.environ.get("SHUZHI_AI_LABEL_PROVIDER", "").strip() or "数智员工平台"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -236,6 +236,8 @@ class AuditEntry(models.Model):
         # What is done with the log itself: exports, and entries past the retention period pruned.
         AUDIT_EXPORTED = "audit_exported", _("导出审计日志")
         AUDIT_PRUNED = "audit_pruned", _("清理过期审计日志")
+        # An answer delivered over the API without its visible AI label (agents.labels): kept, like every entry.
+        API_OUTPUT = "api_output", _("API 输出（无显式标识）")
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

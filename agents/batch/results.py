@@ -2,7 +2,12 @@
 
 Columns: the file's own columns, 状态, 回答 (the text the requester may use, review-aware), one column per
 output field for structured agents (the properties of the agent's output JSON Schema, from each run's
-``output_data``), 错误 and 运行编号. Personal data appears only for a viewer entitled to it: the API key
+``output_data``), 错误 and 运行编号, then the AI-generated label (``agents.labels``) of each answer: the
+visible label (AI 生成标识) and the implicit one (AIGC: GB 45438's metadata fields as JSON — the provider
+and the run's opaque id as content ID). The implicit label is a column rather than a leading comment
+row so that the header stays the first row: every CSV reader (Excel, pandas, ``csv``) reads the file as
+a table and each answer keeps its own label when rows are filtered or copied. The Excel file also
+carries the label in its document properties (keywords, description and a custom property AIGC). Personal data appears only for a viewer entitled to it: the API key
 that submitted the job sees its own runs' data, the person who submitted it in the admin theirs, and
 members holding an unmasking role, as for any run (``runtime.visibility``). Everyone else gets
 placeholders, in the answers and in the uploaded columns alike. No cell is ever a formula.
@@ -20,6 +25,7 @@ from urllib.parse import quote
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
+from .. import labels
 from ..models import BatchJob, BatchRow, Run
 from ..privacy.masking import Masker
 from ..reports.exports import CSV_TYPE, XLSX_TYPE, csv_text
@@ -42,7 +48,16 @@ def output_fields(*, job: BatchJob) -> list[str]:
 def result_rows(*, job: BatchJob, viewer) -> Iterator[list]:
     """The header, then one list of cell values per row, as ``viewer`` may see them."""
     fields = output_fields(job=job)
-    yield [*job.columns, _("状态"), _("回答"), *fields, _("错误"), _("运行编号")]
+    yield [
+        *job.columns,
+        _("状态"),
+        _("回答"),
+        *fields,
+        _("错误"),
+        _("运行编号"),
+        str(labels.COLUMN),
+        labels.METADATA_COLUMN,
+    ]
     viewer = Viewer.of(viewer)
     statuses = dict(BatchRow.Status.choices)
     rows = (
@@ -72,7 +87,17 @@ def result_rows(*, job: BatchJob, viewer) -> Iterator[list]:
             answer = view.text
             data = view.data if isinstance(view.data, dict) else {}
         values = [_field_text(data.get(name), view.show if view else str) for name in fields]
-        yield [*originals, status, answer, *values, row.error, run.pk if run is not None else ""]
+        label = labels.run_metadata(run) if (answer or any(values)) else None
+        yield [
+            *originals,
+            status,
+            answer,
+            *values,
+            row.error,
+            run.pk if run is not None else "",
+            str(labels.VISIBLE) if label else "",
+            json.dumps(label, ensure_ascii=False, separators=(",", ":")) if label else "",
+        ]
 
 
 # What ``visible_run`` reads of each row's run (no field is loaded row by row).
@@ -92,6 +117,8 @@ RUN_FIELDS = (
     "review_status",
     "output_data",
     "mask_mapping",
+    "uuid",  # the content ID of the AI-generated label
+    "ai_label",
 )
 
 
@@ -139,9 +166,23 @@ def results_xlsx(*, job: BatchJob, viewer) -> bytes:
                 cell.font = bold
             cells.append(cell)
         sheet.append(cells)
+    _label_workbook(workbook, job=job)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _label_workbook(workbook, *, job: BatchJob) -> None:
+    """The implicit label in the workbook's properties: its answers are AI-generated (each row's own in AIGC)."""
+    from openpyxl.packaging.custom import StringProperty
+
+    if not job.agent.ai_label:
+        return
+    workbook.properties.keywords = labels.KEYWORD
+    workbook.properties.description = labels.COMMENT
+    workbook.properties.creator = labels.provider()
+    content = f"batch-{job.pk}"
+    workbook.custom_doc_props.append(StringProperty(name="AIGC", value=labels.metadata_json(content=content)))
 
 
 def results_response(*, job: BatchJob, viewer, fmt: str) -> HttpResponse:

@@ -35,13 +35,11 @@ The function is pure: no database, no network; only the creation time varies bet
 from __future__ import annotations
 
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-from django.utils.translation import gettext as _
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_LINE_SPACING, WD_PARAGRAPH_ALIGNMENT
@@ -54,6 +52,8 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 from lxml import etree
+
+from .. import labels
 
 # Fonts, by the names Chinese Word and WPS know them; the font table names a fallback for each.
 FANGSONG = "仿宋_GB2312"
@@ -75,8 +75,8 @@ RED = RGBColor(0xFF, 0x00, 0x00)
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 # The implicit AI label: the metadata is machine-read, so it does not follow the reader's language.
-AI_KEYWORD = "AI生成"
-AI_COMMENT = "内容由人工智能生成（AI 生成）"
+AI_KEYWORD = labels.KEYWORD
+AI_COMMENT = labels.COMMENT
 
 _HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG, 4: FANGSONG}
 _CN = "[一二三四五六七八九十百零〇]{1,3}"
@@ -525,7 +525,7 @@ def _add_page_numbers(document) -> None:
 def _add_ai_header(document) -> None:
     """The visible label on every page: a file exported from an AI service carries one."""
     section = document.sections[0]
-    label = _("内容由人工智能生成（AI 生成），须经人工审核后使用")
+    label = str(labels.DOCUMENT)
     for header in (section.header, section.even_page_header):
         header.is_linked_to_previous = False
         paragraph = header.paragraphs[0]
@@ -563,18 +563,7 @@ def _set_properties(
         _add_custom_properties(
             document,
             {
-                "AIGC": json.dumps(
-                    {
-                        "Label": "1",
-                        "ContentProducer": producer,
-                        "ProduceID": content_id,
-                        "ReservedCode1": "",
-                        "ContentPropagator": "",
-                        "PropagateID": "",
-                        "ReservedCode2": "",
-                    },
-                    ensure_ascii=False,
-                )
+                "AIGC": labels.metadata_json(content=content_id, producer=producer),
             },
         )
 

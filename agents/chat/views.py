@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from agents import labels
 from agents.catalog.areas import Area
 from agents.models import Agent, Conversation, KnowledgeBase, Passage, Run
 from agents.runtime.access import AgentNotAvailable
@@ -257,6 +258,8 @@ def run_docx(request, run_id):
         body=body,
         ai_generated=run.ai_label,
         author=str(request.user),
+        producer=labels.provider(),
+        content_id=labels.content_id(run),
     )
     response = HttpResponse(
         data, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -38,7 +38,7 @@ def test_staff_chat_streams_the_answer_opens_a_citation_and_rates_it(page, tenan
     expect(page.locator(".turn .answer-text strong").last).to_have_text("3000元", timeout=30_000)
     expect(page.get_by_role("button", name="停止")).to_be_hidden()
     turn = page.locator(".turn").last
-    expect(turn.locator(".ai-label")).to_contain_text("内容由 AI 生成")
+    expect(turn.locator(".ai-label")).to_contain_text("本内容由人工智能生成")
     expect(turn.locator("details.reasoning")).not_to_have_attribute("open", "")
     screenshot(page, "chat-answer")
 

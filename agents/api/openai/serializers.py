@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..resources.serializers import SourceSerializer
+from ..resources.serializers import AiLabelSerializer, SourceSerializer
 from ..serializers import StrictSerializer
 
 # Parameters asking for what an agent does not offer to its callers: refused with a sentence saying so,
@@ -269,6 +269,12 @@ class ShuzhiRunSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True, help_text=_("未完成、失败或被拦截的原因。"))
     retrieval_only = serializers.BooleanField(help_text=_("是否为仅检索模式（未调用大模型，依据知识库作答）。"))
     ai_generated = serializers.BooleanField(help_text=_("输出是否须标注“AI 生成”。"))
+    ai_label = AiLabelSerializer(
+        help_text=_(
+            "AI 生成内容标识：显式标识的文字和隐式标识（GB 45438-2025 的元数据）；"
+            "响应头 X-AI-Generated、X-AI-Content-Producer、X-AI-Produce-ID 同样携带隐式标识。"
+        )
+    )
     sources = SourceSerializer(many=True, help_text=_("回答引用的知识库出处。"))
     content = serializers.CharField(
         required=False,

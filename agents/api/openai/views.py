@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from tenants.models import ApiKey
 
+from ... import labels
 from ...models import Agent, Run
 from ...runtime.visibility import Shown, review_notice, sources_of, visible_run
 from ..running.http import ModelFailed, api_endpoint, json_object, validated
@@ -130,6 +131,7 @@ def _shuzhi(run: Run) -> dict:
         "error": run.error,
         "retrieval_only": run.retrieval_only,
         "ai_generated": run.ai_label,
+        "ai_label": labels.api_label(run),
         "sources": sources_of(run.retrieved),
     }
 
@@ -158,11 +160,12 @@ def _failure(run: Run) -> ModelFailed:
 
 
 def _completion(*, run: Run, key: ApiKey, model: str) -> dict:
-    """The finished run as an OpenAI ``chat.completion``, its texts as the key may see them."""
+    """The finished run as an OpenAI ``chat.completion``, its texts as the key may see them (the delivery is logged)."""
     view = visible_run(run=run, viewer=key)
     message = {"role": "assistant", "content": view.text or view.notice}
     if view.reasoning:
         message["reasoning_content"] = view.reasoning
+    labels.api_delivery_logged(run=run, key=key)
     return {
         "id": completion_id(run),
         "object": "chat.completion",
@@ -293,7 +296,9 @@ async def chat_completions(request, key: ApiKey):
         if run.status == Run.Status.FAILED:
             raise _failure(run)
         completion = await sync_to_async(_completion)(run=run, key=key, model=agent.identifier)
-        return JsonResponse(completion, json_dumps_params={"ensure_ascii": False})
+        response = JsonResponse(completion, json_dumps_params={"ensure_ascii": False})
+        labels.label_headers(response, run)
+        return response
     # Nothing is sent before the first text (or the end): a run whose model fails answers 502 instead.
     head: list[Shown] = []
     async for item in shown:
@@ -303,7 +308,7 @@ async def chat_completions(request, key: ApiKey):
     if head and head[-1].kind == "done" and head[-1].run.status == Run.Status.FAILED:
         raise _failure(head[-1].run)
     options = body.get("stream_options") or {}
-    return event_stream_response(
+    response = event_stream_response(
         _chunks(
             head=head,
             rest=shown,
@@ -313,3 +318,5 @@ async def chat_completions(request, key: ApiKey):
             include_usage=bool(options.get("include_usage")),
         )
     )
+    labels.label_headers(response, start.run)
+    return response

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from ... import labels
 from ...catalog.areas import Area
 from ...models import Agent, Conversation, Document, KnowledgeBase, Run
 from ...prompts.variables import VariableType
@@ -91,6 +92,30 @@ class RunUsageSerializer(serializers.Serializer):
     estimated = serializers.BooleanField(help_text=_("token 数是否为估算值。"))
 
 
+class AiLabelMetadataSerializer(serializers.Serializer):
+    """GB 45438-2025's implicit-label fields, with the standard's names."""
+
+    Label = serializers.CharField(help_text=_("生成合成标签：1 表示人工智能生成合成内容。"))
+    ContentProducer = serializers.CharField(help_text=_("服务提供者名称。"))
+    ProduceID = serializers.CharField(help_text=_("内容制作编号（运行的公开编号）。"))
+    ReservedCode1 = serializers.CharField(allow_blank=True)
+    ContentPropagator = serializers.CharField(allow_blank=True)
+    PropagateID = serializers.CharField(allow_blank=True)
+    ReservedCode2 = serializers.CharField(allow_blank=True)
+
+
+class AiLabelSerializer(serializers.Serializer):
+    """The AI-generated content label of an answer (``agents.labels``)."""
+
+    generated = serializers.BooleanField(help_text=_("是否为人工智能生成的内容（须标注）。"))
+    text = serializers.CharField(allow_blank=True, help_text=_("展示回答时须同时展示的显式标识文字。"))
+    provider = serializers.CharField(allow_blank=True, help_text=_("服务提供者名称。"))
+    content_id = serializers.CharField(allow_blank=True, help_text=_("内容编号：运行的公开编号。"))
+    metadata = AiLabelMetadataSerializer(
+        allow_null=True, help_text=_("GB 45438-2025 隐式标识元数据；无需标注时为 null。")
+    )
+
+
 class RunSerializer(serializers.Serializer):
     """One run the key made, its texts as the key sent and received them."""
 
@@ -117,6 +142,7 @@ class RunSerializer(serializers.Serializer):
     )
     retrieval_only = serializers.BooleanField(help_text=_("是否为仅检索模式（未调用大模型）。"))
     ai_generated = serializers.BooleanField(help_text=_("输出是否须标注“AI 生成”。"))
+    ai_label = AiLabelSerializer(help_text=_("AI 生成内容标识：显式标识的文字和隐式标识（GB 45438-2025 的元数据）。"))
     sources = SourceSerializer(many=True, help_text=_("回答引用的知识库出处。"))
     usage = RunUsageSerializer(help_text=_("token 用量。"))
     started_at = serializers.DateTimeField(help_text=_("开始时间。"))
@@ -150,6 +176,7 @@ def run_representation(*, run: Run, key) -> dict:
         "data": view.data,
         "retrieval_only": run.retrieval_only,
         "ai_generated": run.ai_label,
+        "ai_label": labels.api_label(run),
         "sources": sources_of(run.retrieved),
         "usage": {
             "input_tokens": run.input_tokens,

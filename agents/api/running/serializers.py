@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ... import labels
 from ...models import Run
 from ...runtime.visibility import review_notice
 from ..resources.serializers import RunSerializer, run_representation
@@ -93,5 +94,8 @@ class RunResultSerializer(RunSerializer):
 
 
 def run_result(*, run: Run, key) -> dict:
-    """The finished run as the key that made it sees it (see :class:`RunResultSerializer`)."""
-    return RunResultSerializer(run, context={"key": key}).data
+    """The finished run as the key that made it sees it (see :class:`RunResultSerializer`), as it is
+    delivered: the delivery is logged (``labels.api_delivery_logged``)."""
+    data = RunResultSerializer(run, context={"key": key}).data
+    labels.api_delivery_logged(run=run, key=key)
+    return data

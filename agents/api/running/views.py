@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from tenants.models import ApiKey
 
+from ... import labels
 from ...models import Run
 from ..schema import sse_event_schema
 from .http import api_endpoint, json_object, validated
@@ -76,4 +77,8 @@ async def agent_run(request, key, identifier: str):
     if body["stream"]:
         return rest_event_stream(shown=shown, key=key, agent=agent)
     run = await run_finished(shown)
-    return JsonResponse(await sync_to_async(run_result)(run=run, key=key), json_dumps_params={"ensure_ascii": False})
+    response = JsonResponse(
+        await sync_to_async(run_result)(run=run, key=key), json_dumps_params={"ensure_ascii": False}
+    )
+    labels.label_headers(response, run)
+    return response

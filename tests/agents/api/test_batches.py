@@ -60,8 +60,9 @@ def wait_finished(client, secret, job_id, wait_for) -> dict:
 
 
 def test_submit_follow_and_download_the_results_with_the_callers_own_data(
-    celery_worker, fake_openai, tenant_a, tenant_b, client, wait_for
+    celery_worker, fake_openai, tenant_a, tenant_b, client, wait_for, settings
 ):
+    settings.SHUZHI_AI_LABEL_PROVIDER = "示范区数据局"
     fake_openai.reply = "已转市政部门处理，并电话联系【手机号1】。"
     agent = chat_agent(tenant_a.department, fake_openai, max_concurrency=4)
     key, secret = make_api_key(tenant_a.department, agents=[agent])
@@ -84,15 +85,25 @@ def test_submit_follow_and_download_the_results_with_the_callers_own_data(
     # The model never saw the phone numbers; the key that sent them gets them back.
     assert all(phone(1) not in json.dumps(r["body"], ensure_ascii=False) for r in fake_openai.chat_requests)
     rows = read_csv(client.get(created["results"]["csv"], **bearer(secret)))
-    assert rows[0] == [*HEADER, "状态", "回答", "错误", "运行编号"]
+    assert rows[0] == [*HEADER, "状态", "回答", "错误", "运行编号", "AI 生成标识", "AIGC"]
     assert len(rows) == 13
     runs = {r.pk: r for r in Run.objects.filter(api_key=key)}
     for i, row in enumerate(rows[1:], start=1):
         assert row[:3] == [f"T{i:03d}", f"第{i}号工单：来电人{phone(i)}反映小区路灯坏了", phone(i)]
         assert row[3:6] == ["完成", f"已转市政部门处理，并电话联系{phone(i)}。", ""]
         assert int(row[6]) in runs
-    sheet = read_xlsx(client.get(f"/api/v1/batches/{created['id']}/results", {"format": "xlsx"}, **bearer(secret)))
+        # The AI-generated label, visible and implicit (GB 45438's fields), on every answer.
+        assert row[7] == "本内容由人工智能生成（AI 生成），仅供参考"
+        implicit = json.loads(row[8])
+        assert implicit["Label"] == "1" and implicit["ContentProducer"] == "示范区数据局"
+        assert implicit["ProduceID"] == runs[int(row[6])].uuid.hex
+    workbook = client.get(f"/api/v1/batches/{created['id']}/results", {"format": "xlsx"}, **bearer(secret))
+    sheet = read_xlsx(workbook)
     assert [[str(v) for v in row] for row in sheet] == rows
+    book = load_workbook(io.BytesIO(workbook.content))
+    assert book.properties.keywords == "AI生成" and "人工智能生成" in book.properties.description
+    properties = {p.name: p.value for p in book.custom_doc_props.props}
+    assert json.loads(properties["AIGC"])["ContentProducer"] == "示范区数据局"
 
 
 def test_a_structured_agent_gets_one_column_per_output_field_and_no_cell_is_a_formula(
@@ -116,7 +127,7 @@ def test_a_structured_agent_gets_one_column_per_output_field_and_no_cell_is_a_fo
     wait_finished(client, secret, created["id"], wait_for)
 
     table = read_csv(client.get(created["results"]["csv"], **bearer(secret)))
-    assert table[0] == [*HEADER, "状态", "回答", "category", "urgent", "错误", "运行编号"]
+    assert table[0] == [*HEADER, "状态", "回答", "category", "urgent", "错误", "运行编号", "AI 生成标识", "AIGC"]
     assert [row[1] for row in table[1:]] == ["'" + rows[0][1], "'" + rows[1][1]]
     assert [(row[3], row[5], row[6]) for row in table[1:]] == [("完成", "市政设施", "false")] * 2
     workbook = load_workbook(io.BytesIO(client.get(created["results"]["xlsx"], **bearer(secret)).content))

@@ -82,7 +82,7 @@ def test_upload_follow_and_download_with_personal_data_only_for_the_submitter(
 
     # The submitter gets the data they uploaded back.
     table = results(client, job)
-    assert table[0] == [*HEADER, "状态", "回答", "错误", "运行编号"]
+    assert table[0] == [*HEADER, "状态", "回答", "错误", "运行编号", "AI 生成标识", "AIGC"]
     assert [row[4] for row in table[1:]] == [f"已派单，并电话联系{phone(i)}。" if i != 3 else "" for i in (1, 2, 3, 4)]
     assert [row[3] for row in table[1:]] == ["完成", "完成", "失败", "完成"]
     assert table[1][:3] == ROWS[0]

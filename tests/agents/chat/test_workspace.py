@@ -57,7 +57,7 @@ async def test_a_message_streams_its_answer_and_the_conversation_keeps_it(tenant
     # Staff see their own personal data back, even while the answer streams.
     assert streamed == fake_openai.reply.replace("【手机号1】", "13800138000")
     done = events[-1][1]["html"]
-    assert '<a class="cite"' in done and "3000元" in done and "内容由 AI 生成" in done
+    assert '<a class="cite"' in done and "3000元" in done and "本内容由人工智能生成" in done
     run = await Run.objects.aget(pk=events[0][1]["run"])
     assert run.status == Run.Status.SUCCEEDED and run.conversation_id and "13800138000" not in run.input_text
     page = await client.get(reverse("chat:conversation", args=[run.conversation_id]))
@@ -146,8 +146,12 @@ def test_regenerate_replaces_the_answer_and_leaves_the_history(tenant_a, tenant_
     assert history == ["问题", "第二次的回答", "继续"]
 
 
-def test_rate_edit_and_download_a_scenario_document(tenant_a, tenant_b, fake_openai, login):
+def test_rate_edit_and_download_a_scenario_document(tenant_a, tenant_b, fake_openai, login, settings):
     from io import BytesIO
+
+    from tests.agents.chat.test_docx_export import custom_properties
+
+    settings.SHUZHI_AI_LABEL_PROVIDER = "示范区应急管理局"
 
     import docx
 
@@ -193,6 +197,10 @@ def test_rate_edit_and_download_a_scenario_document(tenant_a, tenant_b, fake_ope
     assert texts[0] == "示范区应急管理局关于做好防汛工作的通知"
     assert "二、及时报告。" in texts and any("13800138000" in t for t in texts)
     assert "AI" in (document.core_properties.comments + document.core_properties.keywords)
+    # The AI-generated label: visibly in the page header, implicitly in the file's custom properties.
+    assert "本内容由人工智能生成" in document.sections[0].header.paragraphs[0].text
+    implicit = json.loads(custom_properties(response.content)["AIGC"].replace("&quot;", '"'))
+    assert implicit == {**implicit, "Label": "1", "ContentProducer": "示范区应急管理局", "ProduceID": run.uuid.hex}
 
 
 def test_conversations_can_be_searched_renamed_and_deleted(tenant_a, tenant_b, login):
