@@ -73,3 +73,11 @@ def send(broker_url: str, task, *args) -> None:
     """Queue ``task(*args)`` on the broker at ``broker_url`` (not the test process's own broker)."""
     with Connection(broker_url) as broker:
         task.apply_async(args=list(args), connection=broker)
+
+
+def celery_connections_forget(app) -> None:
+    """Drop the Celery app's broker connections and producers, so the next send uses its current broker."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None

@@ -62,7 +62,11 @@ def celery_worker(transactional_db):
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
+    from tests.celery_workers import celery_connections_forget
 
+    # A connection pool made earlier in this process (a test that queued work without a worker) still points
+    # at the broker of that time: forget it, or the tasks this worker waits for are sent elsewhere.
+    celery_connections_forget(app)
     app.conf.update(
         broker_url="memory://", broker_transport_options={"polling_interval": 0.05}, task_always_eager=False
     )

@@ -19,7 +19,7 @@ from config.celery import app
 from tests.agents.batch.helpers import chat_agent, csv_file, key_for, tickets
 from tests.agents.factories import make_knowledge_base
 from tests.agents.knowledge.test_ingestion import POLICY
-from tests.celery_workers import CeleryWorker
+from tests.celery_workers import CeleryWorker, celery_connections_forget
 from tests.factories import bearer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
@@ -32,16 +32,10 @@ def sending_to(redis_server):
     """This process's Celery app sends to the test's Redis (and forgets any broker connection it had)."""
     saved = {k: app.conf[k] for k in ("broker_url", "broker_transport_options")}
 
-    def forget_connections():
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    forget_connections()
+    celery_connections_forget(app)
     app.conf.update(broker_url=redis_server.url, broker_transport_options={})
     yield redis_server
-    forget_connections()
+    celery_connections_forget(app)
     app.conf.update(saved)
 
 

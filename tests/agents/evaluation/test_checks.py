@@ -113,7 +113,7 @@ def test_manage_py_agent_eval_runs_the_set_as_a_job_and_prints_the_comparison(
 ):
     agent = agent_with_test_set(tenant_a.department, fake_openai, cases=2)
     out = io.StringIO()
-    call_command("agent_eval", agent.identifier, "--published", stdout=out)
+    call_command("agent_eval", agent.identifier, "--published", "--timeout", "120", stdout=out)
     text = out.getvalue()
     assert "[##############################] 2/2" in text and "100%" in text
     eval_run = EvalRun.objects.get(agent=agent)
