@@ -76,8 +76,10 @@ def send(broker_url: str, task, *args) -> None:
 
 
 def celery_connections_forget(app) -> None:
-    """Drop the Celery app's broker connections and producers, so the next send uses its current broker."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """Make the Celery app look up its connections and producers again, so the next send uses its current broker.
+
+    Nothing is closed: the pools belong to kombu's registry, keyed by broker URL, and the next test that
+    uses the same URL gets the same ones back.
+    """
     app._pool = None
     app.amqp._producer_pool = None
