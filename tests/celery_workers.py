@@ -6,6 +6,7 @@ The way an operator runs them: ``python -m celery -A config worker``, settings f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,8 +38,9 @@ class CeleryWorker:
         if beat:
             command += ["--beat", f"--schedule={log.with_suffix('.beat')}"]
         self.log = log.open("ab")
+        # Its own process group: the embedded beat is a child process, and a killed host takes both.
         self.process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=full, stdout=self.log, stderr=subprocess.STDOUT
+            command, cwd=settings.BASE_DIR, env=full, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def text(self) -> str:
@@ -55,17 +57,17 @@ class CeleryWorker:
         raise AssertionError(f"the worker did not come up:\n{self.text()[-3000:]}")
 
     def kill(self) -> None:
-        """SIGKILL: no cleanup, no acknowledgement, its database connections cut."""
-        self.process.send_signal(signal.SIGKILL)
+        """SIGKILL to the worker and its beat: no cleanup, no acknowledgement, its database connections cut."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.kill()  # whatever of its group is left (a killed worker's orphaned beat)
         self.log.close()
 
 
